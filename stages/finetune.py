@@ -1,0 +1,79 @@
+"""DVC stage finetune@<strategy>-<scale>: train one model, tracked in its own MLflow run.
+
+Resumable: progress is checkpointed under checkpoints/<name>/<inputs-hash>/ (outside DVC's
+outputs, which DVC clears before a run), so `dvc repro` after a kill continues where it stopped.
+"""
+
+import sys
+
+import mlflow
+
+from ccattr import tracking
+from ccattr.finetune import (
+    build_model,
+    clear_checkpoint,
+    count_trainable,
+    save_final,
+    split_validation,
+    train,
+)
+from ccattr.io import read_json, read_jsonl, sha256_file, sha256_text
+from ccattr.models import pick_device, pick_dtype
+from ccattr.prompts import PromptTemplate
+from ccattr.runtime import BASE_DIR, CHECKPOINT_DIR, FINETUNED_DIR, VALIDATED_DIR, init_stage
+
+
+def main(strategy: str, scale: str) -> None:
+    name = f"{strategy}-{scale}"
+    params = init_stage(f"finetune@{name}")
+    tracking.setup(params.tracking)  # fails fast on an unreachable server, before training
+    sp, tp = params.strategies[strategy], params.training
+    base_info = read_json(BASE_DIR / scale / "model_info.json")
+    train_rows, val_rows = split_validation(read_jsonl(VALIDATED_DIR / "train.jsonl"), tp.val_fraction, params.seed)
+    inputs = sha256_text(repr((sp, tp, params.prompt, params.seed, base_info["sha256"],
+                               sha256_file(VALIDATED_DIR / "train.jsonl"))))
+    ckpt = CHECKPOINT_DIR / name / inputs[:16]
+    run_file = ckpt.parent / f"{inputs[:16]}.run_id"
+    run_id = run_file.read_text().strip() if run_file.exists() else None
+
+    device = pick_device()
+    dtype = pick_dtype(tp.dtype, device)
+    model, tok = build_model(strategy, sp, BASE_DIR / scale, dtype, device, tp.gradient_checkpointing,
+                             seed=params.seed)
+    template = PromptTemplate(tok, params.prompt.system, params.prompt.instruction)
+    trainable, total = count_trainable(model)
+    with tracking.start_run(run_name=name, run_id=run_id, stage="finetune",
+                            tags={"strategy": strategy, "scale": scale, "seed": params.seed,
+                                  "base_model": base_info["source"], "model_name": name}) as run:
+        run_file.parent.mkdir(parents=True, exist_ok=True)
+        run_file.write_text(run.info.run_id)
+        if run_id is None:
+            tracking.log_params({"strategy": strategy, "scale": scale, "seed": params.seed,
+                                 "hp": sp.model_dump(), "training": tp.model_dump(),
+                                 "prompt": params.prompt.model_dump(), "n_params": base_info["n_params"],
+                                 "trainable_params": trainable, "total_params": total,
+                                 "n_train": len(train_rows), "n_val": len(val_rows),
+                                 "device": device.type, "dtype": str(dtype).removeprefix("torch.")})
+        result = train(model, template, train_rows, val_rows, tp, sp, params.seed, ckpt,
+                       log_fn=lambda m, step: mlflow.log_metrics(m, step=step))
+        info = {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id, "strategy": strategy,
+                "scale": scale, "n_params": base_info["n_params"], "trainable_params": trainable,
+                "steps": result.steps, "final_loss": result.final_loss, "val_losses": result.val_losses,
+                "tokens_per_s": result.tokens_per_s, "seconds": result.seconds,
+                "peak_memory_mb": result.peak_memory_mb, "resumed_from_step": result.resumed_from_step}
+        out = FINETUNED_DIR / name
+        save_final(model, tok, out, info)
+        weights = sorted(out.glob("*.safetensors"))
+        mlflow.log_metrics({"final_loss": result.final_loss, "train_tokens_per_s": result.tokens_per_s,
+                            "train_seconds": result.seconds, "peak_memory_mb": result.peak_memory_mb})
+        mlflow.set_tags({"checkpoint_path": str(out), **{f"sha256.{w.name}": sha256_file(w) for w in weights}})
+        if strategy != "fft":  # adapters are small: keep a copy with the run
+            mlflow.log_artifacts(str(out), artifact_path="adapter")
+    clear_checkpoint(ckpt)
+    run_file.unlink(missing_ok=True)
+    print(f"{name}: {result.steps} steps, final loss {result.final_loss:.4f}, "
+          f"{result.tokens_per_s:.0f} tokens/s, run {run.info.run_id}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
