@@ -2,11 +2,15 @@
 
 Resumable: progress is checkpointed under checkpoints/<name>/<inputs-hash>/ (outside DVC's
 outputs, which DVC clears before a run), so `dvc repro` after a kill continues where it stopped.
+Multi-GPU: set `training.launcher` to an `accelerate launch --config_file ...` command; only the
+main process talks to MLflow and writes the model.
 """
 
 import sys
+from contextlib import nullcontext
 
 import mlflow
+from accelerate import Accelerator
 
 from ccattr import tracking
 from ccattr.finetune import (
@@ -18,7 +22,7 @@ from ccattr.finetune import (
     train,
 )
 from ccattr.io import read_json, read_jsonl, sha256_file, sha256_text
-from ccattr.models import pick_device, pick_dtype
+from ccattr.models import pick_dtype
 from ccattr.prompts import PromptTemplate
 from ccattr.runtime import BASE_DIR, CHECKPOINT_DIR, FINETUNED_DIR, VALIDATED_DIR, init_stage
 
@@ -26,47 +30,62 @@ from ccattr.runtime import BASE_DIR, CHECKPOINT_DIR, FINETUNED_DIR, VALIDATED_DI
 def main(strategy: str, scale: str) -> None:
     name = f"{strategy}-{scale}"
     params = init_stage(f"finetune@{name}")
-    tracking.setup(params.tracking)  # fails fast on an unreachable server, before training
     sp, tp = params.strategies[strategy], params.training
+    accelerator = Accelerator(gradient_accumulation_steps=tp.grad_accum)
+    main_process = accelerator.is_main_process
+    if main_process:
+        tracking.setup(params.tracking)  # fails fast on an unreachable server, before training
     base_info = read_json(BASE_DIR / scale / "model_info.json")
     train_rows, val_rows = split_validation(read_jsonl(VALIDATED_DIR / "train.jsonl"), tp.val_fraction, params.seed)
-    inputs = sha256_text(repr((sp, tp, params.prompt, params.seed, base_info["sha256"],
-                               sha256_file(VALIDATED_DIR / "train.jsonl"))))
-    ckpt = CHECKPOINT_DIR / name / inputs[:16]
-    run_file = ckpt.parent / f"{inputs[:16]}.run_id"
+    inputs = sha256_text(repr((strategy, sp, tp, params.prompt, params.seed, base_info["sha256"],
+                               sha256_file(VALIDATED_DIR / "train.jsonl"))))[:16]
+    ckpt = CHECKPOINT_DIR / name / inputs
+    run_file = CHECKPOINT_DIR / name / f"{inputs}.run_id"
     run_id = run_file.read_text().strip() if run_file.exists() else None
 
-    device = pick_device()
+    device = accelerator.device
     dtype = pick_dtype(tp.dtype, device)
     model, tok = build_model(strategy, sp, BASE_DIR / scale, dtype, device, tp.gradient_checkpointing,
                              seed=params.seed)
     template = PromptTemplate(tok, params.prompt.system, params.prompt.instruction)
     trainable, total = count_trainable(model)
-    with tracking.start_run(run_name=name, run_id=run_id, stage="finetune",
-                            tags={"strategy": strategy, "scale": scale, "seed": params.seed,
-                                  "base_model": base_info["source"], "model_name": name}) as run:
-        run_file.parent.mkdir(parents=True, exist_ok=True)
-        run_file.write_text(run.info.run_id)
-        if run_id is None:
-            tracking.log_params({"strategy": strategy, "scale": scale, "seed": params.seed,
-                                 "hp": sp.model_dump(), "training": tp.model_dump(),
-                                 "prompt": params.prompt.model_dump(), "n_params": base_info["n_params"],
-                                 "trainable_params": trainable, "total_params": total,
-                                 "n_train": len(train_rows), "n_val": len(val_rows),
-                                 "device": device.type, "dtype": str(dtype).removeprefix("torch.")})
+    corpus_digest = sha256_file(VALIDATED_DIR / "train.jsonl")
+    run_ctx = tracking.start_run(run_name=name, run_id=run_id, stage="finetune",
+                                 tags={"strategy": strategy, "scale": scale, "seed": params.seed,
+                                       "base_model": base_info["source"], "model_name": name,
+                                       "base_model_sha256": sha256_text(repr(sorted(base_info["sha256"].items()))),
+                                       "corpus_digest": corpus_digest}) \
+        if main_process else nullcontext()
+    with run_ctx as run:
+        if main_process:
+            run_file.parent.mkdir(parents=True, exist_ok=True)
+            run_file.write_text(run.info.run_id)
+            if run_id is None:
+                tracking.log_dataset(train_rows, "train", VALIDATED_DIR / "train.jsonl", corpus_digest)
+                tracking.log_params({
+                    "strategy": strategy, "scale": scale, "seed": params.seed, "hp": sp.model_dump(),
+                    "training": tp.model_dump(), "prompt": params.prompt.model_dump(),
+                    "n_params": base_info["n_params"], "trainable_params": trainable, "total_params": total,
+                    "n_train": len(train_rows), "n_val": len(val_rows), "device": device.type,
+                    "dtype": str(dtype).removeprefix("torch."), "num_processes": accelerator.num_processes,
+                    "quantization": getattr(getattr(model, "config", None), "quantization_config", None)
+                    and str(model.config.quantization_config.to_dict())})
         result = train(model, template, train_rows, val_rows, tp, sp, params.seed, ckpt,
-                       log_fn=lambda m, step: mlflow.log_metrics(m, step=step))
+                       log_fn=lambda m, step: mlflow.log_metrics(m, step=step), accelerator=accelerator)
+        accelerator.wait_for_everyone()
+        if not main_process:
+            return
         info = {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id, "strategy": strategy,
                 "scale": scale, "n_params": base_info["n_params"], "trainable_params": trainable,
                 "steps": result.steps, "final_loss": result.final_loss, "val_losses": result.val_losses,
                 "tokens_per_s": result.tokens_per_s, "seconds": result.seconds,
                 "peak_memory_mb": result.peak_memory_mb, "resumed_from_step": result.resumed_from_step}
         out = FINETUNED_DIR / name
-        save_final(model, tok, out, info)
-        weights = sorted(out.glob("*.safetensors"))
+        save_final(accelerator.unwrap_model(model), tok, out, info)
         mlflow.log_metrics({"final_loss": result.final_loss, "train_tokens_per_s": result.tokens_per_s,
                             "train_seconds": result.seconds, "peak_memory_mb": result.peak_memory_mb})
-        mlflow.set_tags({"checkpoint_path": str(out), **{f"sha256.{w.name}": sha256_file(w) for w in weights}})
+        mlflow.set_tags({"checkpoint_path": str(out),
+                         **{f"sha256.{w.name}": sha256_file(w) for w in sorted(out.glob("*.safetensors"))}})
         if strategy != "fft":  # adapters are small: keep a copy with the run
             mlflow.log_artifacts(str(out), artifact_path="adapter")
     clear_checkpoint(ckpt)

@@ -93,7 +93,7 @@ def trend_rejects(rng, i, slope):
 
 
 def test_strategy_tests_calibrated_under_null():
-    friedman, holm_any = rejection_rates(300, lambda r, i: strategy_rejects(r, i, 0.0), seed=1)
+    friedman, holm_any = rejection_rates(250, lambda r, i: strategy_rejects(r, i, 0.0), seed=1)
     print(f"null: Friedman {friedman:.3f}, Holm pairwise any {holm_any:.3f}")
     assert friedman <= 0.07
     assert holm_any <= 0.07
@@ -107,7 +107,7 @@ def test_strategy_tests_detect_planted_shift():
 
 
 def test_trend_tests_calibrated_under_null():
-    page, spearman = rejection_rates(300, lambda r, i: trend_rejects(r, i, 0.0), seed=3)
+    page, spearman = rejection_rates(250, lambda r, i: trend_rejects(r, i, 0.0), seed=3)
     print(f"null: Page {page:.3f}, Spearman {spearman:.3f}")
     assert page <= 0.07
     assert spearman <= 0.07
@@ -337,14 +337,14 @@ def test_run_comparison_and_findings(tmp_path):
     tables2, summary2 = stats.load_comparison(tmp_path)
     assert summary2 == json.loads(json.dumps(summary))
     assert set(tables2) == set(tables)
-    assert (tmp_path / "plots" / "similarity_vs_scale.json").exists()
     assert (tmp_path / "tables" / "pairwise.csv").exists()
-    assert {"log2_params", "similarity"} <= set(
-        pd.read_csv(tmp_path / "plots" / "similarity_vs_scale.csv").columns)
+    wide = pd.read_csv(tmp_path / "plots" / "similarity_vs_scale.csv")
+    strategies = sorted(tables["similarity"]["strategy"].unique())
+    assert {"log2_params", "scale", "n_params", *strategies} <= set(wide.columns)
+    assert wide["n_params"].is_monotonic_increasing and len(wide) == tables["similarity"]["scale"].nunique()
     plots = stats.plot_tables(tables)
-    assert set(plots) == {"similarity_vs_scale", "category_share_vs_scale"}
-    assert {"n_params", "share", "ci_low", "ci_high", "strategy"} <= set(
-        plots["category_share_vs_scale"].columns)
+    assert {"similarity_vs_scale", "number_share_vs_scale"} <= set(plots)
+    assert {"log2_params", *strategies} <= set(plots["number_share_vs_scale"].columns)
 
 
 def test_findings_no_effect_sentence():

@@ -78,7 +78,7 @@ __all__ = [
 UNITS = ("word", "token", "span")
 PERTURBATIONS = ("remove", "neutral", "same_category")
 TARGETS = ("generated", "reference", "semantic")
-PREFIX_SHARING = ("auto", "row", "batch", "none")
+PREFIX_SHARING = ("batch", "none")
 #: Columns of :meth:`ClauseAttribution.to_frame` (the stage adds strategy, scale, n_params, run_id).
 LONG_COLUMNS = ("clause_id", "unit_index", "text", "category", "start", "end", "raw_score", "norm_score")
 #: Keys of :meth:`ClauseAttribution.summary`.
@@ -484,30 +484,17 @@ class _Scorer:
         self.dtype = ref.dtype if ref.dtype.is_floating_point else torch.float32
         if prefix_sharing not in PREFIX_SHARING:
             raise ValueError(f"prefix_sharing must be one of {PREFIX_SHARING}")
-        if prefix_sharing == "auto":
-            prefix_sharing = "row" if self._custom_mask_ok() else "batch"
         self.mode = prefix_sharing
         self.oom_splits = 0
+        # Cost of one more forward pass, in tokens: Python/launch overhead and lost batching
+        # efficiency on CPU; on accelerators a forward of a few thousand tokens costs about
+        # the same as one of a few hundred, so batches are kept full.
+        self.overhead_tokens = 16 if self.device.type == "cpu" else 2048
         self._memo: tuple[tuple[int, ...], Any] | None = None
 
     def clear(self) -> None:
         """Forget the memoized prefix KV cache."""
         self._memo = None
-
-    def _custom_mask_ok(self) -> bool:
-        """Per-row prefixes need a custom 4D mask: eager/SDPA attention, no sliding windows."""
-        cfg = self.config
-        if cfg is None:
-            return False
-        if hasattr(cfg, "get_text_config"):
-            cfg = cfg.get_text_config()
-        attn = getattr(cfg, "_attn_implementation", None) or "eager"
-        if attn not in ("eager", "sdpa"):
-            return False
-        types = getattr(cfg, "layer_types", None)
-        if types is not None:
-            return all(t == "full_attention" for t in types)
-        return getattr(cfg, "sliding_window", None) is None or not getattr(cfg, "use_sliding_window", True)
 
     # -- model calls --------------------------------------------------------------------------
 
@@ -536,6 +523,7 @@ class _Scorer:
         return kv
 
     def _expanded_cache(self, kv: list[tuple[torch.Tensor, torch.Tensor]], length: int, batch: int) -> Any:
+        """A fresh cache holding the first ``length`` positions of ``kv`` for ``batch`` rows."""
         from transformers import DynamicCache
 
         data = [(k[:, :, :length].expand(batch, -1, -1, -1), v[:, :, :length].expand(batch, -1, -1, -1))
@@ -560,23 +548,39 @@ class _Scorer:
         ref = rows[0]
         if self.mode == "none":
             starts = [0] * len(rows)
-        else:
+        else:  # tokens shared with the reference; at least one token of each row is new
             starts = [min(_lcp(r, ref), len(r) - 1) for r in rows]
         kv = self._prefix_kv(ref[:max(starts)]) if max(starts) > 0 else None
         if kv is None:
             starts = [0] * len(rows)
-        if self.mode == "row":  # similar lengths together: less padding
-            order = sorted(range(len(rows)), key=lambda i: (len(rows[i]) - starts[i], i))
-        else:  # similar shared prefixes together: longer batch prefixes
-            order = sorted(range(len(rows)), key=lambda i: (starts[i], len(rows[i]), i))
         out = np.zeros(len(rows))
         tgt = list(target)
-        pos = 0
-        while pos < len(order):
-            chunk = order[pos:pos + self.batch_size]
+        for chunk in self._plan(rows, starts, n_t):
             self._run(chunk, rows, starts, tgt, kv, out)
-            pos += len(chunk)
         return out[index]
+
+    def _plan(self, rows: list[tuple[int, ...]], starts: list[int], n_t: int) -> list[list[int]]:
+        """Split the rows into batches of at most ``batch_size`` that minimize the tokens computed
+        (padding included) plus a per-forward overhead (``overhead_tokens``): rows are sorted by
+        shared prefix length, then cut optimally (dynamic programming). A batch reuses the
+        prefix its rows share with the reference, ``min(starts)``."""
+        m = len(rows)
+        order = sorted(range(m), key=lambda i: (starts[i], len(rows[i]), i))
+        best = [0.0] + [math.inf] * m
+        cut = [0] * (m + 1)
+        for j in range(1, m + 1):
+            lo_p, hi_len = math.inf, 0
+            for i in range(j - 1, max(0, j - self.batch_size) - 1, -1):
+                r = order[i]
+                lo_p, hi_len = min(lo_p, starts[r]), max(hi_len, len(rows[r]))
+                cost = best[i] + self.overhead_tokens + (j - i) * (hi_len - lo_p + n_t)
+                if cost < best[j]:
+                    best[j], cut[j] = cost, i
+        chunks, j = [], m
+        while j > 0:
+            chunks.append(order[cut[j]:j])
+            j = cut[j]
+        return chunks[::-1]
 
     def _run(self, chunk: list[int], rows: list[tuple[int, ...]], starts: list[int], tgt: list[int],
              kv: Any, out: np.ndarray) -> None:
@@ -598,36 +602,25 @@ class _Scorer:
                kv: Any, out: np.ndarray) -> None:
         n_t = len(tgt)
         b = len(chunk)
-        if self.mode == "row" or kv is None:
-            p = [starts[i] for i in chunk]
-        else:  # one shared prefix for the batch: the shortest
-            p = [min(starts[i] for i in chunk)] * b
-        c = max(p)  # cached positions used by this batch
-        new = [list(rows[i][pj:]) + tgt for i, pj in zip(chunk, p, strict=True)]
+        c = min(starts[i] for i in chunk) if kv is not None else 0  # shared prefix of the batch
+        new = [list(rows[i][c:]) + tgt for i in chunk]
         width = max(len(x) for x in new)
+        # Right padding: every row's real tokens come first and causal attention keeps the pads
+        # out of them, so the mask is all ones.
         ids = torch.full((b, width), self.pad_id, dtype=torch.long)
         for r, x in enumerate(new):
             ids[r, :len(x)] = torch.tensor(x, dtype=torch.long)
-        pos_ids = torch.tensor(p, dtype=torch.long)[:, None] + torch.arange(width)[None, :]
-        # First logit that predicts a target token, in batch coordinates; right padding keeps
-        # every row's real tokens at the front, and causal attention keeps pads out of them.
-        first = [len(rows[i]) - pj - 1 for i, pj in zip(chunk, p, strict=True)]
-        lo, hi = min(first), max(first) + n_t
-        kw: dict[str, Any] = {"input_ids": ids.to(self.device), "position_ids": pos_ids.to(self.device),
-                              "use_cache": c > 0}
+        kw: dict[str, Any] = {
+            "input_ids": ids.to(self.device),
+            "attention_mask": torch.ones((b, c + width), dtype=torch.long, device=self.device),
+            "position_ids": (c + torch.arange(width, device=self.device))[None].expand(b, -1),
+            "use_cache": c > 0,
+        }
         if c > 0:
             kw[self.cache_kw] = self._expanded_cache(kv, c, b)
-        if c > 0 and len(set(p)) > 1:
-            # Row r sees cached positions < p[r] and its own tokens causally.
-            cached = torch.arange(c)[None, :] < torch.tensor(p)[:, None]                 # (b, c)
-            causal = torch.ones(width, width, dtype=torch.bool).tril()                   # (w, w)
-            allowed = torch.cat([cached[:, None, :].expand(b, width, c),
-                                 causal[None].expand(b, width, width)], dim=-1)[:, None]
-            mask = torch.zeros(allowed.shape, dtype=self.dtype)
-            mask.masked_fill_(~allowed, torch.finfo(self.dtype).min)
-            kw["attention_mask"] = mask.to(self.device)
-        else:
-            kw["attention_mask"] = torch.ones((b, c + width), dtype=torch.long, device=self.device)
+        # Logit predicting the first target token, in batch coordinates.
+        first = [len(rows[i]) - c - 1 for i in chunk]
+        lo, hi = min(first), max(first) + n_t
         if self.keep_kw:
             kw[self.keep_kw] = torch.arange(lo, hi, device=self.device)
             offset = lo
@@ -677,10 +670,10 @@ class Attributor:
         faithfulness: compute comprehensiveness/sufficiency (``False``: NaN, faster).
         n_random: random k-subsets averaged for the random baseline; ``seed`` seeds them (the
             draws depend only on the seed and the clause, not on the call order).
-        prefix_sharing: ``"auto"`` (``"row"`` when the model supports custom attention masks,
-            else ``"batch"``), ``"row"`` (each perturbed prompt reuses the unperturbed prompt's
-            KV cache up to its first changed token), ``"batch"`` (a batch reuses the prefix
-            common to all its prompts), ``"none"`` (no reuse; for checks).
+        prefix_sharing: ``"batch"`` (default): the KV cache of the unperturbed prompt is computed
+            once and each batch reuses it up to the longest prefix of token ids common to all
+            its prompts (batches are formed from prompts sharing long prefixes); ``"none"``:
+            nothing reused (for checks).
 
     Example (runs in a few seconds with a tiny random model)::
 
@@ -699,7 +692,7 @@ class Attributor:
                  embed_fn: Callable[[list[str]], np.ndarray] | None = None,
                  generate_fn: Callable[[list[str]], list[str]] | None = None,
                  neutral: str = NEUTRAL_TEXT, faithfulness: bool = True, n_random: int = 3,
-                 seed: int = 0, prefix_sharing: str = "auto", max_new_tokens: int = 96):
+                 seed: int = 0, prefix_sharing: str = "batch", max_new_tokens: int = 96):
         if unit not in UNITS:
             raise ValueError(f"unknown unit {unit!r}; expected one of {UNITS}")
         if perturbation not in PERTURBATIONS:

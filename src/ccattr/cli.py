@@ -30,6 +30,8 @@ app = typer.Typer(name="ccattr", no_args_is_help=True, add_completion=False,
                   help="Fine-tune LLMs to translate building-code clauses into rules; study what they attend to.")
 corpus_app = typer.Typer(no_args_is_help=True, help="Import, split and validate the clause/rule corpus.")
 app.add_typer(corpus_app, name="corpus")
+profile_app = typer.Typer(no_args_is_help=True, help="Apply a parameter profile (profiles/*.yaml) to params.yaml.")
+app.add_typer(profile_app, name="profile")
 
 
 class SplitMode(StrEnum):
@@ -168,6 +170,34 @@ def expectations_cmd(
         _fail(str(err))
     for check in expectation_specs(params):
         typer.echo(f"{check.severity:<8} {check.name:<34} {check.description}")
+
+
+@profile_app.command("apply")
+def profile_apply_cmd(
+    profile: Annotated[Path, typer.Argument(help="Profile YAML, deep-merged over params.yaml.")],
+    params_file: Annotated[Path, typer.Option("--params", help="Params file to update.")] = Path("params.yaml"),
+) -> None:
+    """Merge PROFILE into params.yaml (validated first; written atomically; git shows the diff)."""
+    from ccattr.config import apply_profile
+
+    try:
+        params = apply_profile(profile, params_file)
+    except (ParamsError, OSError) as err:
+        _fail(str(err))
+    typer.echo(f"applied {profile} to {params_file}: {len(params.model_names())} models "
+               f"({', '.join(params.run.strategies)} x {', '.join(params.run.scales)})")
+
+
+@profile_app.command("check")
+def profile_check_cmd(
+    params_file: Annotated[Path, typer.Argument(help="Params file to validate.")] = Path("params.yaml"),
+) -> None:
+    """Validate a params file and list the models its run matrix trains."""
+    try:
+        params = load_params(params_file)
+    except (ParamsError, OSError) as err:
+        _fail(str(err))
+    typer.echo("\n".join(params.model_names()))
 
 
 def main() -> None:  # pragma: no cover

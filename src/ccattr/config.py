@@ -139,6 +139,9 @@ class TrainingParams(_Strict):
     """Stop after this many epochs without a better validation loss (``None``: off)."""
     num_threads: int | None = Field(None, ge=1)
     """CPU threads for torch (``None``: torch's default)."""
+    launcher: str = "python"
+    """How DVC starts the finetune stage, e.g.
+    ``accelerate launch --config_file configs/accelerate/ddp.yaml`` for several GPUs."""
 
 
 class PromptParams(_Strict):

@@ -784,8 +784,10 @@ def build_report(compare_dir: str | Path = "results/compare",
         ("Mean over all clauses", lambda r: _f(r.get("mean_all"))), runs_col]
 
     sentences = stats.findings(summary)
-    items = "".join(f"<li class='{'claim' if s.startswith('Claim') else ''}'>{_esc(s)}</li>"
-                    for s in sentences)
+    claims = "".join(f"<li class='claim'>{_esc(s)}</li>" for s in sentences
+                     if s.startswith("Claim"))
+    details = "".join(f"<li>{_esc(s)}</li>" for s in sentences if not s.startswith("Claim"))
+    items = claims + (f"</ul><h3>Details</h3><ul class='findings'>{details}" if details else "")
     pair_df = t("pairwise")
     pair_entropy = pair_df[pair_df["metric"] == "entropy"] if "metric" in pair_df else pair_df
     pair_other = pair_df[pair_df["metric"] != "entropy"] if "metric" in pair_df else pd.DataFrame()

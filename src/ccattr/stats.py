@@ -1066,21 +1066,28 @@ def run_comparison(long_df: pd.DataFrame, clause_df: pd.DataFrame, eval_df: pd.D
 
 
 def plot_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Long tables for DVC plots (``x: log2_params``): ``similarity_vs_scale`` (y: ``similarity``,
-    one row per strategy x scale) and ``category_share_vs_scale`` (y: ``share``, one row per
-    strategy x scale x category), each with ``n``, ``ci_low`` and ``ci_high``."""
+    """Wide tables for DVC plots, one row per scale (``x: log2_params``) and one column per
+    strategy, so that ``dvc plots show`` draws one line per strategy:
+    ``similarity_vs_scale`` (mean rule similarity) and ``<category>_share_vs_scale`` for the
+    claim-2 categories (mean share of attribution on numbers / rule identifiers)."""
     out = {}
+
+    def wide(df: pd.DataFrame, value: str) -> pd.DataFrame:
+        w = df.pivot_table(index=["scale", "n_params"], columns="strategy", values=value, aggfunc="mean")
+        w = w[[c for c in _strategy_sort(w.columns)]].reset_index()
+        w.columns.name = None
+        w.insert(0, "log2_params", np.log2(w["n_params"].astype(float)))
+        return w.sort_values("n_params").reset_index(drop=True)
+
     sim = tables.get("similarity", pd.DataFrame())
     if len(sim):
-        out["similarity_vs_scale"] = sim[["strategy", "scale", "n_params", "n", "similarity",
-                                          "ci_low", "ci_high"]].assign(
-            log2_params=np.log2(sim["n_params"].astype(float))).reset_index(drop=True)
+        out["similarity_vs_scale"] = wide(sim, "similarity")
     shares = tables.get("category_shares", pd.DataFrame())
     if len(shares):
-        out["category_share_vs_scale"] = shares[
-            ["strategy", "scale", "n_params", "category", "n", "mean", "ci_low", "ci_high",
-             "unit_fraction"]].rename(columns={"mean": "share"}).assign(
-            log2_params=lambda d: np.log2(d["n_params"].astype(float))).reset_index(drop=True)
+        for category in ("number", "rule_id"):
+            sub = shares[shares["category"] == category]
+            if len(sub):
+                out[f"{category}_share_vs_scale"] = wide(sub, "mean")
     return out
 
 
@@ -1097,7 +1104,6 @@ def save_comparison(out_dir: str | Path, tables: dict[str, pd.DataFrame],
     write_json(out / "summary.json", _nan_to_none(summary))
     for name, df in plot_tables(tables).items():
         atomic_write_text(out / "plots" / f"{name}.csv", df.to_csv(index=False))
-        write_json(out / "plots" / f"{name}.json", _records(df))
 
 
 _STR_COLUMNS = ("scale", "clause_id", "plateau_scale", "from_scale", "to_scale", "last_from",

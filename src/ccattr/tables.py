@@ -14,6 +14,9 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    from ccattr.io import _umask
+
+    os.chmod(tmp, 0o666 & ~_umask())
     try:
         df.to_parquet(tmp, index=False)
         os.replace(tmp, path)

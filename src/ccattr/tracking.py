@@ -161,3 +161,12 @@ def run_url(ui_url: str | None, experiment_id: str, run_id: str) -> str | None:
     if not ui_url:
         return None
     return f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def log_dataset(rows: list[dict], name: str, source: str | Path, digest: str) -> None:
+    """Log a corpus split as an MLflow dataset input (name, source path, content digest)."""
+    import mlflow
+    import pandas as pd
+
+    ds = mlflow.data.from_pandas(pd.DataFrame(rows), source=str(source), name=name, digest=digest[:36])
+    mlflow.log_input(ds, context="training")

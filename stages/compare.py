@@ -1,0 +1,47 @@
+"""DVC stage compare: statistics across strategies and scales, in one MLflow comparison run.
+
+Reads every model of the run matrix from results/eval and results/attributions, runs the
+strategy tests, divergence, scale trends and the plateau analysis (ccattr.stats), and writes
+results/compare/{tables/*.csv, summary.json, plots/*.csv, run.json}.
+"""
+
+import mlflow
+
+from ccattr import stats, tracking
+from ccattr.io import write_json
+from ccattr.runtime import ATTR_DIR, COMPARE_DIR, EVAL_DIR, init_stage
+
+
+def main() -> None:
+    params = init_stage("compare")
+    exp_id = tracking.setup(params.tracking)
+    names = set(params.model_names())
+    long_df, clause_df = stats.load_attributions(ATTR_DIR)
+    eval_df = stats.load_eval(EVAL_DIR)
+    # Only the current run matrix: files of models dropped from params.yaml may linger.
+    keep = lambda df: df[(df["strategy"] + "-" + df["scale"]).isin(names)].reset_index(drop=True)  # noqa: E731
+    long_df, clause_df, eval_df = keep(long_df), keep(clause_df), keep(eval_df)
+    tables, summary = stats.run_comparison(long_df, clause_df, eval_df, params.statistics,
+                                           params.attribution.top_k_fraction)
+    compared = sorted({(s, c, r) for s, c, r in eval_df[["strategy", "scale", "run_id"]].itertuples(index=False)})
+    stats.save_comparison(COMPARE_DIR, tables, summary)
+    with tracking.start_run(run_name="comparison", stage="compare",
+                            tags={"kind": "comparison", "compared_runs": ",".join(r for *_, r in compared)}) as run:
+        tracking.log_params({"statistics": params.statistics.model_dump(), "models": ",".join(sorted(names))})
+        for s, c, r in compared:
+            mlflow.set_tag(f"compared.{s}-{c}", r)
+        mlflow.log_artifacts(str(COMPARE_DIR / "tables"), artifact_path="compare/tables")
+        mlflow.log_artifact(str(COMPARE_DIR / "summary.json"), artifact_path="compare")
+        sim = tables.get("similarity")
+        if sim is not None:
+            for row in sim.itertuples(index=False):
+                mlflow.log_metric(f"similarity.{row.strategy}-{row.scale}", float(row.similarity))
+    write_json(COMPARE_DIR / "run.json", {
+        "run_id": run.info.run_id, "experiment_id": exp_id,
+        "compared": [{"model": f"{s}-{c}", "run_id": r} for s, c, r in compared]})
+    for sentence in stats.findings(summary):
+        print(f"- {sentence}")
+
+
+if __name__ == "__main__":
+    main()
