@@ -25,7 +25,14 @@ def main(strategy: str, scale: str) -> None:
     tracking.setup(params.tracking)
     ap = params.attribution
     run = read_json(FINETUNED_DIR / name / "run.json")
-    rows = read_jsonl(EVAL_DIR / name / "predictions.jsonl")[: ap.max_clauses]
+    rows = read_jsonl(EVAL_DIR / name / "predictions.jsonl")
+    # An empty generated rule has no log-probability to attribute (every score would be 0);
+    # such clauses are skipped and counted rather than reported as "perfectly unfocused".
+    empty = [r["id"] for r in rows if not r["prediction"].strip()] if ap.target == "generated" else []
+    rows = [r for r in rows if r["id"] not in set(empty)][: ap.max_clauses]
+    if not rows:
+        raise SystemExit(f"attribute@{name}: the model generated an empty rule for every test clause; "
+                         f"nothing to attribute (train longer or set generation.min_new_tokens)")
     device = pick_device()
     model, tok = load_finetuned(strategy, params.strategies[strategy], BASE_DIR / scale, FINETUNED_DIR / name,
                                 pick_dtype(params.training.dtype, device), device)
@@ -44,9 +51,10 @@ def main(strategy: str, scale: str) -> None:
     with tracking.start_run(run_id=run["run_id"], stage="attribute"):
         mlflow.log_metrics({f"attr_mean_{k}": float(clause_df[k].mean())
                             for k in ("entropy", "gini", "top_k_share", "comprehensiveness", "sufficiency")})
+        mlflow.log_metric("attr_skipped_empty_predictions", len(empty))
         mlflow.log_artifact(str(ATTR_DIR / f"{name}.parquet"), artifact_path="attributions")
         mlflow.log_artifact(str(ATTR_DIR / f"{name}.clauses.parquet"), artifact_path="attributions")
-    print(f"{name}: {len(clause_df)} clauses, {len(long_df)} units, "
+    print(f"{name}: {len(clause_df)} clauses ({len(empty)} skipped: empty prediction), {len(long_df)} units, "
           f"mean normalized entropy {clause_df['entropy'].mean():.3f}")
 
 

@@ -25,7 +25,8 @@ def main(strategy: str, scale: str) -> None:
                                 pick_dtype(params.training.dtype, device), device)
     template = PromptTemplate(tok, params.prompt.system, params.prompt.instruction)
     predictions = generate_rules(model, template, [r["clause"] for r in test],
-                                 params.generation.max_new_tokens, params.generation.batch_size)
+                                 params.generation.max_new_tokens, params.generation.batch_size,
+                                 params.generation.min_new_tokens)
     scores = score_rules(predictions, [r["rule"] for r in test], Embedder(params.evaluation.embedder_package))
     rows = [{"id": r["id"], "clause": r["clause"], "reference": r["rule"], "prediction": p,
              "parses": is_valid_rule(p), **{k: v[i] for k, v in scores.items()}}

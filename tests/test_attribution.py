@@ -44,11 +44,22 @@ CLAUSES = [
     "C3.1.1 Walls shall be fire-resisting per C/AS1 and at least 1200mm thick; see G13/AS2.",
     "Handrails {where required} shall be 900 mm high, except on stairs serving G13/AS2 areas.",
 ]
-TARGET = "obligation(atom(rel(greaterThanOrEqual),expr(fun(thickness),var(wall)),data(1200 mm)))"
+SHORT = "C/AS1 walls: fire-resisting, 1200mm."
+TARGET = "obligation(thickness(wall) >= 1200 mm)"
 
 
 # ---------------------------------------------------------------------------------------------
 # Fixtures
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """One intra-op thread: these models are tiny, and a busy 2-core machine shared with other
+    jobs makes OpenMP spin-waiting far slower than serial execution."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +226,7 @@ def test_remove_scores_equal_captum_feature_ablation(model, tok, template, claus
 @pytest.mark.parametrize(("unit", "perturbation"), [("span", "remove"), ("token", "remove"),
                                                     ("word", "neutral"), ("word", "same_category")])
 def test_other_units_and_perturbations_equal_captum(model, tok, template, unit, perturbation):
-    clause = CLAUSES[0]
+    clause = SHORT
     att = Attributor(model, tok, template, unit=unit, perturbation=perturbation, faithfulness=False)
     ours = att.attribute(clause, TARGET)
     theirs = _captum_scores(model, tok, att, clause, TARGET)
@@ -262,10 +273,10 @@ class Recorder(torch.nn.Module):
 
 
 def test_prefix_cache_path_equals_no_cache_path(model, tok, template):
-    clause = CLAUSES[0]
+    clause = CLAUSES[1]
     ref = Attributor(model, tok, template, prefix_sharing="none", batch_size=64).attribute(clause, TARGET)
     rec = Recorder(model)
-    for bs in (1, 4, 32):
+    for bs in (1, 5, 32):
         rec.shapes.clear()
         att = Attributor(rec, tok, template, batch_size=bs)
         res = att.attribute(clause, TARGET)
@@ -277,7 +288,7 @@ def test_prefix_cache_path_equals_no_cache_path(model, tok, template):
         batched = [s for s in rec.shapes if s[1] > 1]
         assert max(s[0] for s in rec.shapes) <= bs
         # every batch starts after the shared prompt prefix: fewer tokens than prompt + target
-        assert all(s[1] < full - 10 for s in batched)
+        assert batched and all(s[1] < full - 10 for s in batched)
 
 
 def test_lcp_is_computed_on_whole_prompt_tokenizations(model, tok, template):
@@ -291,7 +302,7 @@ def test_lcp_is_computed_on_whole_prompt_tokenizations(model, tok, template):
 
 @pytest.mark.parametrize("error", [torch.OutOfMemoryError, RuntimeError])
 def test_batch_halves_on_out_of_memory(model, tok, template, error):
-    clause = CLAUSES[0]
+    clause = SHORT
     ref = Attributor(model, tok, template, faithfulness=False).attribute(clause, TARGET)
     rec = Recorder(model, fail_above=4, error=error)
     att = Attributor(rec, tok, template, batch_size=16, faithfulness=False)
@@ -322,6 +333,21 @@ def test_peft_wrapped_model(tok, template):
     assert np.abs(got.raw_scores - plain.raw_scores).max() > 1e-3  # the adapter is applied
 
 
+def test_bitsandbytes_4bit_model(tok, template, tmp_path):
+    pytest.importorskip("bitsandbytes")
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    _tiny_llama(len(tok), seed=4).save_pretrained(tmp_path / "tiny")
+    qcfg = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float32)
+    try:
+        q = AutoModelForCausalLM.from_pretrained(tmp_path / "tiny", quantization_config=qcfg, dtype=torch.float32)
+    except Exception as err:  # no 4-bit backend for this device
+        pytest.skip(f"bitsandbytes 4-bit unavailable here: {err}")
+    att = Attributor(q, tok, template, faithfulness=False)
+    got = att.attribute(SHORT, TARGET)
+    np.testing.assert_allclose(got.raw_scores, _captum_scores(q, tok, att, SHORT, TARGET), atol=1e-3, rtol=0)
+
+
 # ---------------------------------------------------------------------------------------------
 # Targets, faithfulness, outputs
 
@@ -350,7 +376,7 @@ def test_semantic_target(model, tok, template):
     res = att.attribute(clause)
     units = make_units(clause)
     e0 = embed_fn([clause])[0]
-    for i, u in enumerate(units):
+    for i in range(len(units)):
         e = embed_fn([perturb(clause, units, {i: ""})])[0]
         assert res.raw_scores[i] == pytest.approx(1 - e @ e0 / np.linalg.norm(e) / np.linalg.norm(e0))
     assert res.raw_scores[units.index(next(u for u in units if u.text == "."))] == pytest.approx(0.0)

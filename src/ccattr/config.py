@@ -151,6 +151,8 @@ class PromptParams(_Strict):
 
 class GenerationParams(_Strict):
     max_new_tokens: int = Field(96, ge=1)
+    min_new_tokens: int = Field(0, ge=0)
+    """Forces at least this many tokens (the tiny test profile uses it: random models stop at once)."""
     batch_size: int = Field(16, ge=1)
 
 

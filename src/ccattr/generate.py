@@ -18,7 +18,7 @@ def _is_oom(err: BaseException) -> bool:
 
 @torch.inference_mode()
 def generate_rules(model, template: PromptTemplate, clauses: Sequence[str], max_new_tokens: int = 96,
-                   batch_size: int = 16) -> list[str]:
+                   batch_size: int = 16, min_new_tokens: int = 0) -> list[str]:
     """Greedy-decode one rule per clause. A batch that runs out of memory is split and retried."""
     tok = template.tokenizer
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
@@ -40,7 +40,8 @@ def generate_rules(model, template: PromptTemplate, clauses: Sequence[str], max_
             mask[row, width - len(p):] = 1
         try:
             gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
-                                 max_new_tokens=max_new_tokens, eos_token_id=end_ids, pad_token_id=pad_id)
+                                 max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens or None,
+                                 eos_token_id=end_ids, pad_token_id=pad_id)
         except (torch.OutOfMemoryError, RuntimeError) as err:
             if not _is_oom(err) or len(idx) == 1:
                 raise

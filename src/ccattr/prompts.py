@@ -47,11 +47,10 @@ class PromptTemplate:
     def end_token_id(self) -> int:
         """Token that ends the rule: the chat turn's end (``<|im_end|>``) or EOS."""
         tok = self.tokenizer
+        vocab = tok.get_vocab()
         for candidate in ("<|im_end|>", "<|eot_id|>", "<end_of_turn>"):
-            tid = tok.convert_tokens_to_ids(candidate)
-            if isinstance(tid, int) and tid != tok.unk_token_id and tid is not None and tid >= 0:
-                if candidate in tok.get_vocab():
-                    return tid
+            if candidate in vocab:
+                return vocab[candidate]
         return tok.eos_token_id
 
     def encode_prompt(self, clause: str) -> list[int]:
