@@ -40,15 +40,19 @@ def test_prepare_tiny_scale_writes_safetensors_and_info(tmp_path):
     assert info["sha256"]["model.safetensors"]
 
 
-def test_derive_layers_keeps_the_first_k(tokenizer):
+@pytest.mark.parametrize("pick, expected", [("first", [0, 1]), ("first_last", [0, 3])])
+def test_derive_layers(tokenizer, pick, expected):
     from conftest import make_tiny_model
 
-    model = make_tiny_model(tokenizer, num_hidden_layers=3)
-    first = model.model.layers[0].self_attn.q_proj.weight.clone()
-    derive_layers(model, 1)
-    assert len(model.model.layers) == 1 and model.config.num_hidden_layers == 1
-    assert torch.equal(model.model.layers[0].self_attn.q_proj.weight, first)
-    with pytest.raises(ValueError, match="only 1 layers"):
+    model = make_tiny_model(tokenizer, num_hidden_layers=4)
+    weights = [layer.self_attn.q_proj.weight.clone() for layer in model.model.layers]
+    derive_layers(model, 2, pick)
+    assert len(model.model.layers) == 2 and model.config.num_hidden_layers == 2
+    for layer, i in zip(model.model.layers, expected, strict=True):
+        assert torch.equal(layer.self_attn.q_proj.weight, weights[i])
+    assert [layer.self_attn.layer_idx for layer in model.model.layers] == [0, 1]
+    model.generate(input_ids=torch.tensor([[1, 2, 3]]), max_new_tokens=3, do_sample=False)  # cache works
+    with pytest.raises(ValueError, match="only 2 layers"):
         derive_layers(model, 5)
 
 

@@ -234,8 +234,12 @@ def _load_trainable(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
         model.load_state_dict(state)
 
 
-def save_checkpoint(path: Path, model, optimizer, scheduler, progress: dict[str, Any]) -> None:
-    """Atomic: written to a temp folder, renamed over the previous checkpoint."""
+def save_checkpoint(path: Path, model, optimizer, scheduler, progress: dict[str, Any], tokenizer=None) -> None:
+    """Atomic: written to a temp folder, renamed over the previous checkpoint.
+
+    Holds the trained weights (full for FFT, adapters for PEFT) as safetensors, the tokenizer,
+    and what resuming needs: optimizer and scheduler state, the torch RNG state and the
+    position in the data order (``progress.json``)."""
     from safetensors.torch import save_file
 
     state = {k: v.detach().contiguous().cpu() for k, v in trainable_state(model).items()}
@@ -246,6 +250,8 @@ def save_checkpoint(path: Path, model, optimizer, scheduler, progress: dict[str,
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                     "torch_rng": torch.get_rng_state()}, tmp / "optimizer.pt")
         write_json(tmp / "progress.json", progress)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp / "tokenizer")
 
 
 def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any] | None:
@@ -331,7 +337,7 @@ def train(model: nn.Module, template: PromptTemplate, train_records: Sequence[di
         if accelerator.is_main_process:
             save_checkpoint(ckpt, accelerator.unwrap_model(loss_model).model, optimizer, scheduler,
                             {"step": step, "epoch": epoch, "batch": batch, "val_losses": val_losses,
-                             "seed": seed})
+                             "seed": seed}, tokenizer=tok)
 
     loss_model.train()
     t0, tokens, last_loss = time.perf_counter(), 0, float("nan")
@@ -386,12 +392,12 @@ def train(model: nn.Module, template: PromptTemplate, train_records: Sequence[di
             if log_fn and accelerator.is_main_process:
                 log_fn({"val_loss": val}, step)
             best_val, bad_epochs = (val, 0) if val < best_val else (best_val, bad_epochs + 1)
-        checkpoint(epoch + 1, 0)
         if tp.early_stopping_patience and bad_epochs >= tp.early_stopping_patience:
             stopped_early = True
             break
         if step >= total_steps:
             break
+        checkpoint(epoch + 1, 0)  # only when more training follows; the caller saves the final model
     seconds = time.perf_counter() - t0
     return TrainResult(
         steps=step, epochs_run=epoch + 1, final_loss=last_loss, val_losses=val_losses, tokens=tokens,

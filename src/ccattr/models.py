@@ -123,15 +123,28 @@ def _load_source(sp: ScaleParams) -> tuple[torch.nn.Module, Any, str]:
     return model, tok, f"{sp.source}:{name}" + (f"@{sp.revision}" if sp.revision else "")
 
 
-def derive_layers(model: torch.nn.Module, keep: int) -> torch.nn.Module:
-    """Keep the first ``keep`` decoder layers (a depth-reduced stand-in for a smaller scale)."""
+def derive_layers(model: torch.nn.Module, keep: int, pick: str = "first_last") -> torch.nn.Module:
+    """Keep ``keep`` decoder layers: a depth-reduced stand-in for a smaller scale.
+
+    ``first_last`` keeps the first ``keep // 2`` and the last ``keep - keep // 2`` layers (the
+    layers next to the LM head stay); ``first`` keeps the first ``keep`` layers.
+    """
     layers = model.model.layers
-    if keep > len(layers):
-        raise ValueError(f"keep_layers={keep} but the model has only {len(layers)} layers")
-    model.model.layers = layers[:keep]
+    n = len(layers)
+    if keep > n:
+        raise ValueError(f"keep_layers={keep} but the model has only {n} layers")
+    if pick == "first":
+        idx = list(range(keep))
+    else:
+        head = keep // 2
+        idx = list(range(head)) + list(range(n - (keep - head), n))
+    model.model.layers = torch.nn.ModuleList([layers[i] for i in idx])
+    for new_i, layer in enumerate(model.model.layers):
+        if hasattr(layer, "self_attn") and hasattr(layer.self_attn, "layer_idx"):
+            layer.self_attn.layer_idx = new_i  # KV-cache slots follow the new order
     model.config.num_hidden_layers = keep
     if getattr(model.config, "layer_types", None):
-        model.config.layer_types = model.config.layer_types[:keep]
+        model.config.layer_types = [model.config.layer_types[i] for i in idx]
     return model
 
 
@@ -150,7 +163,7 @@ def prepare_base_model(scale: str, sp: ScaleParams, out_dir: str | os.PathLike) 
     """Materialize one scale as a safetensors folder with its tokenizer and ``model_info.json``."""
     model, tok, desc = _load_source(sp)
     if sp.keep_layers is not None:
-        model = derive_layers(model, sp.keep_layers)
+        model = derive_layers(model, sp.keep_layers, sp.layer_pick)
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     with atomic_dir(out_dir) as tmp:
@@ -163,6 +176,7 @@ def prepare_base_model(scale: str, sp: ScaleParams, out_dir: str | os.PathLike) 
             "n_params": count_params(model),
             "n_layers": int(model.config.num_hidden_layers),
             "keep_layers": sp.keep_layers,
+            "layer_pick": sp.layer_pick if sp.keep_layers else None,
             "architecture": type(model).__name__,
             "sha256": {w.name: sha256_file(w) for w in weights},
         }
