@@ -85,7 +85,7 @@ def _load_source(sp: ScaleParams) -> tuple[torch.nn.Module, Any, str]:
 
     if sp.source in ("packaged_gguf", "tiny"):
         folder = str(package_dir(sp.package))
-        tok = AutoTokenizer.from_pretrained(folder, gguf_file=sp.gguf_file)
+        tok = _gguf_tokenizer(folder, sp.gguf_file)
         desc = f"{sp.package}/{sp.gguf_file}"
         if sp.source == "tiny":
             sizes = dict(sp.tiny)
@@ -104,11 +104,7 @@ def _load_source(sp: ScaleParams) -> tuple[torch.nn.Module, Any, str]:
             )
             torch.manual_seed(sizes.get("seed", 0))
             return AutoModelForCausalLM.from_config(cfg, dtype=torch.float32), tok, f"tiny random Llama + {desc} tokenizer"
-        gguf = AutoModelForCausalLM.from_pretrained(folder, gguf_file=sp.gguf_file, dtype=torch.float32)
-        # GGUF-loaded models can't be re-saved as such; rebuild a plain model with the weights.
-        model = AutoModelForCausalLM.from_config(_plain_config(gguf.config), dtype=torch.float32)
-        model.load_state_dict(gguf.state_dict())
-        return model, tok, desc
+        return _dequantized_gguf(folder, sp.gguf_file), tok, desc
     kwargs: dict[str, Any] = {"trust_remote_code": sp.trust_remote_code, "use_safetensors": True}
     if sp.source == "hub":
         kwargs["revision"] = sp.revision
@@ -121,6 +117,50 @@ def _load_source(sp: ScaleParams) -> tuple[torch.nn.Module, Any, str]:
     dtype = torch.float32 if sp.dtype == "auto" else getattr(torch, sp.dtype)
     model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, **kwargs)
     return model, tok, f"{sp.source}:{name}" + (f"@{sp.revision}" if sp.revision else "")
+
+
+GGUF_CACHE = Path(".cache/gguf")
+
+
+def _gguf_cache(folder: str, gguf_file: str) -> Path:
+    return GGUF_CACHE / sha256_file(Path(folder) / gguf_file)[:24]
+
+
+def _gguf_tokenizer(folder: str, gguf_file: str):
+    """The tokenizer stored in a GGUF file (converting it takes seconds: cached like the model)."""
+    from transformers import AutoTokenizer
+
+    cache = _gguf_cache(folder, gguf_file) / "tokenizer"
+    if (cache / "tokenizer.json").exists():
+        return AutoTokenizer.from_pretrained(str(cache), local_files_only=True)
+    tok = AutoTokenizer.from_pretrained(folder, gguf_file=gguf_file)
+    with atomic_dir(cache) as tmp:
+        tok.save_pretrained(tmp)
+    return tok
+
+
+def _dequantized_gguf(folder: str, gguf_file: str) -> torch.nn.Module:
+    """Load a GGUF checkpoint dequantized to fp32, through a safetensors cache.
+
+    Parsing and dequantizing takes ~20 s on a laptop CPU and every scale derived from the same
+    file needs it, so the plain model is kept once under ``.cache/gguf/<file sha256>/model``.
+    """
+    from transformers import AutoModelForCausalLM
+
+    cache = _gguf_cache(folder, gguf_file) / "model"
+    if (cache / "config.json").exists():
+        try:
+            return AutoModelForCausalLM.from_pretrained(str(cache), dtype=torch.float32, local_files_only=True,
+                                                        use_safetensors=True)
+        except Exception as err:  # a damaged cache is rebuilt, never trusted
+            log.warning("ignoring unreadable GGUF cache %s (%s)", cache, err)
+    gguf = AutoModelForCausalLM.from_pretrained(folder, gguf_file=gguf_file, dtype=torch.float32)
+    # GGUF-loaded models can't be re-saved as such; rebuild a plain model with the weights.
+    model = AutoModelForCausalLM.from_config(_plain_config(gguf.config), dtype=torch.float32)
+    model.load_state_dict(gguf.state_dict())
+    with atomic_dir(cache) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+    return model
 
 
 def derive_layers(model: torch.nn.Module, keep: int, pick: str = "first_last") -> torch.nn.Module:
