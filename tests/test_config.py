@@ -24,10 +24,10 @@ def test_default_params_are_valid():
     (lambda r: r["strategies"].update(sgd={"learning_rate": 1e-3}), "strategies.sgd", "'fft', 'lora', 'qlora' or 'hybrid'"),
     (lambda r: r["run"].update(strategies=["fft", "hybrid2"]), "run.strategies", ""),
     (lambda r: r["run"].update(scales=["nope"]), "run.scales: 'nope' is not configured", "allowed"),
-    (lambda r: r["scales"].update({"../x": r["scales"]["smollm2-l8"]}), "scales.../x", "not a safe name"),
+    (lambda r: r["scales"].update({"../x": r["scales"]["smollm2-l6"]}), "scales.../x", "not a safe name"),
     (lambda r: r["corpus"].update(test_fraction=1.5), "corpus.test_fraction", "less than 1"),
     (lambda r: r["corpus"].update(split="alphabetical"), "corpus.split", "'random' or 'document'"),
-    (lambda r: r["scales"]["smollm2-l8"].pop("gguf_file"), "scales.smollm2-l8", "needs gguf_file"),
+    (lambda r: r["scales"]["smollm2-l6"].pop("gguf_file"), "scales.smollm2-l6", "needs gguf_file"),
     (lambda r: r["tracking"].update(uri="http://bob:hunter2@mlflow:5000"), "tracking.uri", "credentials"),
 ])
 def test_bad_params_name_the_key(raw, mutate, key, hint):
