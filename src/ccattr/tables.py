@@ -23,14 +23,3 @@ def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    from ccattr.io import atomic_write_text
-
-    atomic_write_text(path, df.to_csv(index=False))
-
-
-def read_many(paths: list[Path]) -> pd.DataFrame:
-    frames = [pd.read_parquet(p) for p in paths]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
