@@ -28,7 +28,7 @@ def main(strategy: str, scale: str) -> None:
     rows = read_jsonl(EVAL_DIR / name / "predictions.jsonl")
     # An empty generated rule has no log-probability to attribute (every score would be 0);
     # such clauses are skipped and counted rather than reported as "perfectly unfocused".
-    empty = [r["id"] for r in rows if not r["prediction"].strip()] if ap.target == "generated" else []
+    empty = [r["id"] for r in rows if not r["prediction"]] if ap.target == "generated" else []
     rows = [r for r in rows if r["id"] not in set(empty)][: ap.max_clauses]
     if not rows:
         raise SystemExit(f"attribute@{name}: the model generated an empty rule for every test clause; "

@@ -27,9 +27,10 @@ def main(strategy: str, scale: str) -> None:
     predictions = generate_rules(model, template, [r["clause"] for r in test],
                                  params.generation.max_new_tokens, params.generation.batch_size,
                                  params.generation.min_new_tokens)
-    scores = score_rules(predictions, [r["rule"] for r in test], Embedder(params.evaluation.embedder_package))
+    rules = [p.strip() for p in predictions]  # scored without surrounding whitespace
+    scores = score_rules(rules, [r["rule"] for r in test], Embedder(params.evaluation.embedder_package))
     rows = [{"id": r["id"], "clause": r["clause"], "reference": r["rule"], "prediction": p,
-             "parses": is_valid_rule(p), **{k: v[i] for k, v in scores.items()}}
+             "parses": is_valid_rule(p.strip()), **{k: v[i] for k, v in scores.items()}}
             for i, (r, p) in enumerate(zip(test, predictions, strict=True))]
     n = len(rows)
     metrics = {"strategy": strategy, "scale": scale, "n_params": run["n_params"], "run_id": run["run_id"], "n": n,

@@ -23,6 +23,9 @@ def generate_rules(model, template: PromptTemplate, clauses: Sequence[str], max_
     tok = template.tokenizer
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     end_ids = sorted({template.end_token_id, tok.eos_token_id} - {None})
+    # A rule never contains chat-control tokens (<|im_start|>, <|endoftext|>...): forbid them, so
+    # an undertrained model cannot "write" a rule that decodes to nothing.
+    suppress = sorted(set(tok.all_special_ids) - set(end_ids)) or None
     device = next(model.parameters()).device
     model.eval()
     prompts = [template.encode_prompt(c) for c in clauses]
@@ -41,7 +44,7 @@ def generate_rules(model, template: PromptTemplate, clauses: Sequence[str], max_
         try:
             gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
                                  max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens or None,
-                                 eos_token_id=end_ids, pad_token_id=pad_id)
+                                 eos_token_id=end_ids, pad_token_id=pad_id, suppress_tokens=suppress)
         except (torch.OutOfMemoryError, RuntimeError) as err:
             if not _is_oom(err) or len(idx) == 1:
                 raise
@@ -54,7 +57,8 @@ def generate_rules(model, template: PromptTemplate, clauses: Sequence[str], max_
         for row, i in enumerate(idx):
             new = gen[row, width:].tolist()
             cut = next((k for k, t in enumerate(new) if t in end_ids), len(new))
-            out[i] = tok.decode(new[:cut], skip_special_tokens=True).strip()
+            # Kept verbatim: attribution teacher-forces exactly what the model wrote.
+            out[i] = tok.decode(new[:cut], skip_special_tokens=True)
 
     for start in range(0, len(order), batch_size):
         run(order[start:start + batch_size])
