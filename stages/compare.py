@@ -30,6 +30,11 @@ def main() -> None:
         tracking.log_params({"statistics": params.statistics.model_dump(), "models": ",".join(sorted(names))})
         for s, c, r in compared:
             mlflow.set_tag(f"compared.{s}-{c}", r)
+            # The upstream stages of this model are finished, so dvc.lock now holds their hashes.
+            tracking.tag_dvc_lineage(r, [f"{stage}@{s}-{c}" for stage in ("finetune", "evaluate", "attribute")])
+        # The run's description (shown on its MLflow page) links every model run it compared.
+        mlflow.set_tag("mlflow.note.content", "Compared runs:\n\n" + "\n".join(
+            f"- [{s}-{c}](#/experiments/{exp_id}/runs/{r})" for s, c, r in compared))
         mlflow.log_artifacts(str(COMPARE_DIR / "tables"), artifact_path="compare/tables")
         mlflow.log_artifact(str(COMPARE_DIR / "summary.json"), artifact_path="compare")
         sim = tables.get("similarity")

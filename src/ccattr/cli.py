@@ -7,6 +7,7 @@
     ccattr corpus split data/corpus --out-dir data/split --split document --test-fraction 0.2 --seed 13
     ccattr corpus validate            # the validate_corpus stage's checks, nothing written
     ccattr corpus expectations        # the suite: names, severities, descriptions
+    ccattr report findings            # the comparison's key findings, as Markdown
 
 Exit status: 0 success, 1 malformed input or failed validation, 2 usage error.
 """
@@ -32,6 +33,8 @@ corpus_app = typer.Typer(no_args_is_help=True, help="Import, split and validate 
 app.add_typer(corpus_app, name="corpus")
 profile_app = typer.Typer(no_args_is_help=True, help="Apply a parameter profile (profiles/*.yaml) to params.yaml.")
 app.add_typer(profile_app, name="profile")
+report_app = typer.Typer(no_args_is_help=True, help="Read the pipeline's results.")
+app.add_typer(report_app, name="report")
 
 
 class SplitMode(StrEnum):
@@ -198,6 +201,22 @@ def profile_check_cmd(
     except (ParamsError, OSError) as err:
         _fail(str(err))
     typer.echo("\n".join(params.model_names()))
+
+
+@report_app.command("findings")
+def findings_cmd(
+    summary_file: Annotated[Path, typer.Argument(help="The compare stage's summary.")] = Path(
+        "results/compare/summary.json"),
+) -> None:
+    """Print the comparison's key findings as a Markdown list (used by scripts/retrain.sh)."""
+    from ccattr.stats import findings
+
+    try:
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        _fail(f"{summary_file}: {err}")
+    for sentence in findings(summary):
+        typer.echo(f"- {sentence}")
 
 
 def main() -> None:  # pragma: no cover

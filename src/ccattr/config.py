@@ -88,6 +88,10 @@ class ScaleParams(_Strict):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     trust_remote_code: bool = False
     """Runs Python code shipped with a hub model. Off unless you trust that repository."""
+    allow_pickle_weights: bool = False
+    """``hub``/``local``: also accept pickle weights (``*.bin``/``*.pt``). Pickles can run code
+    when loaded; off by default, so only safetensors (and GGUF) load. Even when on, torch loads
+    them with ``weights_only=True``."""
 
     @model_validator(mode="after")
     def _source_fields(self) -> ScaleParams:
@@ -190,6 +194,9 @@ class TrackingParams(_Strict):
     experiment: str = "ccattr"
     ui_url: str | None = None
     """Base URL of the MLflow UI, used to link runs from the report."""
+    log_full_weights: bool = False
+    """FFT weights are referenced by DVC path and sha256 tags; True also uploads them to MLflow
+    (hundreds of MB to tens of GB per run). PEFT adapters are always logged (they are small)."""
 
     @field_validator("uri")
     @classmethod

@@ -38,11 +38,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ccattr.config import StrategyParams, TrainingParams
-from ccattr.io import atomic_dir, read_json, write_json
+from ccattr.io import atomic_dir, read_json, recover_swap, write_json
+from ccattr.models import ModelLoadError, verify_safetensors
 from ccattr.prompts import PromptTemplate
 
 log = logging.getLogger(__name__)
 IGNORE = -100
+
+
+class CheckpointError(ModelLoadError):
+    """A resume checkpoint is unreadable; the message names the file and how to start over."""
 
 
 class NonFiniteLoss(RuntimeError):
@@ -257,21 +262,27 @@ def save_checkpoint(path: Path, model, optimizer, scheduler, progress: dict[str,
 def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any] | None:
     from safetensors.torch import load_file
 
+    recover_swap(path)
     if not (path / "progress.json").exists():
         return None
+    # Checkpoints are renamed into place whole, so damage here means disk trouble or a hand edit.
+    hint = f"delete it with `rm -rf {path}` and run `dvc repro` again to train this model from scratch"
+    verify_safetensors(path / "weights.safetensors", hint=hint, error=CheckpointError)
+    current = path / "weights.safetensors"
     try:
-        _load_trainable(model, load_file(path / "weights.safetensors"))
+        _load_trainable(model, load_file(current))
+        current = path / "optimizer.pt"
         # weights_only=True: plain tensors and containers, no arbitrary pickled objects.
-        extra = torch.load(path / "optimizer.pt", weights_only=True)
+        extra = torch.load(current, weights_only=True)
+        current = path / "progress.json"
+        progress = read_json(current)
     except Exception as err:
-        raise RuntimeError(
-            f"{path}: the resume checkpoint is unreadable ({type(err).__name__}: {err}); delete "
-            f"that folder to train from scratch"
-        ) from err
+        raise CheckpointError(f"{current}: the resume checkpoint is unreadable ({type(err).__name__}: {err}); "
+                              f"{hint}") from err
     optimizer.load_state_dict(extra["optimizer"])
     scheduler.load_state_dict(extra["scheduler"])
     torch.set_rng_state(extra["torch_rng"])
-    return read_json(path / "progress.json")
+    return progress
 
 
 @torch.no_grad()
@@ -332,14 +343,26 @@ def train(model: nn.Module, template: PromptTemplate, train_records: Sequence[di
     for v in val_losses:
         best_val, bad_epochs = (v, 0) if v < best_val else (best_val, bad_epochs + 1)
 
+    # Under FSDP the parameters and optimizer state are sharded across processes; the main
+    # process alone cannot write a resumable checkpoint, so such runs restart from scratch.
+    from accelerate.utils import DistributedType
+
+    sharded = accelerator.distributed_type == DistributedType.FSDP
+    if sharded:
+        log.warning("FSDP: resumable checkpoints are off (sharded state); a killed run restarts")
+
     def checkpoint(epoch: int, batch: int) -> None:
+        if sharded:
+            return
         accelerator.wait_for_everyone()
         if accelerator.is_main_process:
             save_checkpoint(ckpt, accelerator.unwrap_model(loss_model).model, optimizer, scheduler,
                             {"step": step, "epoch": epoch, "batch": batch, "val_losses": val_losses,
-                             "seed": seed}, tokenizer=tok)
+                             "seed": seed, "tokens": tokens_before + tokens}, tokenizer=tok)
 
     loss_model.train()
+    # ``tokens`` counts this session's work (for tokens/s); the total adds what came before a resume.
+    tokens_before = progress.get("tokens", 0) if progress else 0
     t0, tokens, last_loss = time.perf_counter(), 0, float("nan")
     window_t, window_tokens = time.perf_counter(), 0
     epoch = start_epoch
@@ -400,20 +423,32 @@ def train(model: nn.Module, template: PromptTemplate, train_records: Sequence[di
         checkpoint(epoch + 1, 0)  # only when more training follows; the caller saves the final model
     seconds = time.perf_counter() - t0
     return TrainResult(
-        steps=step, epochs_run=epoch + 1, final_loss=last_loss, val_losses=val_losses, tokens=tokens,
+        steps=step, epochs_run=epoch + 1, final_loss=last_loss, val_losses=val_losses, tokens=tokens_before + tokens,
         tokens_per_s=tokens / max(seconds, 1e-9), seconds=seconds, peak_memory_mb=peak_memory_mb(device),
         resumed_from_step=progress["step"] if progress else None, stopped_early=stopped_early,
         history=history,
     )
 
 
-def save_final(model: nn.Module, tokenizer, out_dir: str | Path, info: dict[str, Any]) -> None:
-    """Final weights (FFT) or adapter (PEFT) + tokenizer + ``run.json``, atomically."""
+def save_final(model: nn.Module, tokenizer, out_dir: str | Path, info: dict[str, Any],
+               state_dict: dict[str, torch.Tensor] | None = None) -> None:
+    """Final weights (FFT) or adapter (PEFT) + tokenizer + ``run.json``, atomically.
+
+    ``state_dict``: the full state gathered by ``accelerator.get_state_dict`` when the model is
+    sharded (FSDP); the unwrapped module alone would only hold this process's shard.
+    """
     with atomic_dir(out_dir) as tmp:
-        model.save_pretrained(tmp, safe_serialization=True)
+        if state_dict is None:
+            model.save_pretrained(tmp, safe_serialization=True)
+        else:
+            model.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
         tokenizer.save_pretrained(tmp)
         (tmp / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def clear_checkpoint(path: str | Path) -> None:
+    """Remove a finished model's checkpoint, and any half-written one a kill left beside it."""
+    path = Path(path)
     shutil.rmtree(path, ignore_errors=True)
+    for stale in path.parent.glob(f".{path.name}.*"):
+        shutil.rmtree(stale, ignore_errors=True)

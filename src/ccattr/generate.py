@@ -12,8 +12,10 @@ import torch
 from ccattr.prompts import PromptTemplate
 
 
-def _is_oom(err: BaseException) -> bool:
-    return isinstance(err, torch.OutOfMemoryError) or "out of memory" in str(err).lower()
+def is_oom(err: BaseException) -> bool:
+    """Out of memory: ``torch.OutOfMemoryError``, or the ``RuntimeError`` other backends raise."""
+    return isinstance(err, torch.OutOfMemoryError) or (
+        isinstance(err, RuntimeError) and "out of memory" in str(err).lower())
 
 
 @torch.inference_mode()
@@ -46,7 +48,7 @@ def generate_rules(model, template: PromptTemplate, clauses: Sequence[str], max_
                                  max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens or None,
                                  eos_token_id=end_ids, pad_token_id=pad_id, suppress_tokens=suppress)
         except (torch.OutOfMemoryError, RuntimeError) as err:
-            if not _is_oom(err) or len(idx) == 1:
+            if not is_oom(err) or len(idx) == 1:
                 raise
             if device.type == "cuda":
                 torch.cuda.empty_cache()

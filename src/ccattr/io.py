@@ -65,6 +65,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    recover_swap(path)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())
     try:
@@ -79,6 +80,20 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def recover_swap(path: str | os.PathLike) -> bool:
+    """Undo a folder swap cut short by a kill between its two renames of :func:`atomic_dir`.
+
+    Between ``path -> .path.old`` and ``tmp -> path`` only ``.path.old`` exists; put it back so
+    the previous good version is what readers see. Returns True if it restored something.
+    """
+    path = Path(path)
+    old = path.with_name(f".{path.name}.old")
+    if not path.exists() and old.is_dir():
+        os.replace(old, path)
+        return True
+    return False
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -14,6 +14,7 @@ layers kept); on GPUs they are real hub families (see ``profiles/gpu.yaml``).
 from __future__ import annotations
 
 import importlib.util
+import json
 import logging
 import os
 from pathlib import Path
@@ -33,6 +34,39 @@ UNSAFE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.pkl", "*.ckpt")
 
 class ModelLoadError(RuntimeError):
     """A model folder is missing, unsafe or corrupt; the message says how to rebuild it."""
+
+
+def rebuild_hint(folder: str | os.PathLike) -> str:
+    """The command that restores or rebuilds a pipeline folder (stage names follow dvc.yaml)."""
+    folder = Path(folder)
+    stage = {"base": "prepare_model", "finetuned": "finetune"}.get(folder.parent.name)
+    if stage is None:
+        return "rebuild it with `dvc repro -f` on the stage that wrote it"
+    return (f"restore it from the DVC cache with `dvc checkout {folder.as_posix()}`, or rebuild it with "
+            f"`dvc repro -f -s {stage}@{folder.name}`")
+
+
+def verify_safetensors(path: str | os.PathLike, hint: str | None = None,
+                       error: type[ModelLoadError] = ModelLoadError) -> None:
+    """Cheap integrity check: the header parses and the file is as long as the header says.
+
+    Catches truncated and half-written files (the usual casualties of a killed copy or a full
+    disk) before a loader fails with an obscure error; raises ``error`` naming the file and
+    ``hint`` (default: :func:`rebuild_hint` of its folder).
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(n)) if 0 < n < 100_000_000 else None
+        if not isinstance(header, dict):
+            raise ValueError("no valid header")
+        end = max((v["data_offsets"][1] for k, v in header.items() if k != "__metadata__"), default=0)
+        if path.stat().st_size < 8 + n + end:
+            raise ValueError(f"{path.stat().st_size} bytes, the header needs {8 + n + end}")
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise error(f"{path}: truncated or corrupt safetensors file ({err}); "
+                             f"{hint or rebuild_hint(path.parent)}") from None
 
 
 def pick_device() -> torch.device:
@@ -105,14 +139,16 @@ def _load_source(sp: ScaleParams) -> tuple[torch.nn.Module, Any, str]:
             torch.manual_seed(sizes.get("seed", 0))
             return AutoModelForCausalLM.from_config(cfg, dtype=torch.float32), tok, f"tiny random Llama + {desc} tokenizer"
         return _dequantized_gguf(folder, sp.gguf_file), tok, desc
-    kwargs: dict[str, Any] = {"trust_remote_code": sp.trust_remote_code, "use_safetensors": True}
+    # use_safetensors=None: transformers prefers safetensors and falls back to (weights_only) pickles.
+    kwargs: dict[str, Any] = {"trust_remote_code": sp.trust_remote_code,
+                              "use_safetensors": None if sp.allow_pickle_weights else True}
     if sp.source == "hub":
         kwargs["revision"] = sp.revision
         name = sp.id
     else:
         name = sp.path
         kwargs["local_files_only"] = True
-        check_safe_weights(name)
+        check_safe_weights(name, allow_pickle=sp.allow_pickle_weights)
     tok = AutoTokenizer.from_pretrained(name, **{k: v for k, v in kwargs.items() if k != "use_safetensors"})
     dtype = torch.float32 if sp.dtype == "auto" else getattr(torch, sp.dtype)
     model = AutoModelForCausalLM.from_pretrained(name, dtype=dtype, **kwargs)
@@ -251,13 +287,13 @@ def load_finetuned(strategy: str, sp, base_dir: str | os.PathLike, ft_dir: str |
     model, tok = load_base(base_dir, dtype=dtype, quantization_config=qconf,
                            device_map={"": device} if qconf is not None else None)
     if not (ft_dir / "adapter_model.safetensors").exists():
-        raise ModelLoadError(f"{ft_dir}: no adapter_model.safetensors; rebuild it with "
-                             f"`dvc repro -f finetune@{strategy}-...`")
+        raise ModelLoadError(f"{ft_dir}: no adapter_model.safetensors; {rebuild_hint(ft_dir)}")
+    verify_safetensors(ft_dir / "adapter_model.safetensors")
     try:
         model = PeftModel.from_pretrained(model, str(ft_dir), is_trainable=False)
     except Exception as err:
-        raise ModelLoadError(f"{ft_dir}: cannot load the adapter ({type(err).__name__}: {err}); rebuild "
-                             f"it with `dvc repro -f` on its finetune stage") from err
+        raise ModelLoadError(f"{ft_dir}: cannot load the adapter ({type(err).__name__}: {err}); "
+                             f"{rebuild_hint(ft_dir)}") from err
     if qconf is None:
         model = model.to(device)
     return model.eval(), tok
@@ -275,7 +311,8 @@ def check_safe_weights(folder: str | os.PathLike, allow_pickle: bool = False) ->
     if unsafe and not safe:
         raise ModelLoadError(
             f"{folder}: only pickle weights ({', '.join(sorted(unsafe))}); ccattr loads safetensors "
-            f"or GGUF only. Convert them to safetensors first."
+            f"or GGUF only. Convert them to safetensors first, or set `scales.<name>.allow_pickle_weights: "
+            f"true` if you trust their source (pickles can run code when loaded)."
         )
 
 
@@ -297,6 +334,8 @@ def load_base(folder: str | os.PathLike, dtype: torch.dtype = torch.float32, qua
     if not (folder / "config.json").exists():
         raise ModelLoadError(f"{folder}: no model here; rebuild it with `dvc repro prepare_model`")
     check_safe_weights(folder)
+    for weights in sorted(folder.glob("*.safetensors")):
+        verify_safetensors(weights)
     kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": True, "use_safetensors": True}
     if quantization_config is not None:
         kwargs["quantization_config"] = quantization_config
@@ -307,6 +346,6 @@ def load_base(folder: str | os.PathLike, dtype: torch.dtype = torch.float32, qua
     except Exception as err:  # corrupt/truncated safetensors surface as many exception types
         raise ModelLoadError(
             f"{folder}: cannot load the weights ({type(err).__name__}: {err}); the file may be "
-            f"truncated or corrupt. Rebuild it with `dvc repro -f` on the stage that wrote it."
+            f"truncated or corrupt; {rebuild_hint(folder)}"
         ) from err
     return model, load_tokenizer(folder)

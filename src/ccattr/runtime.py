@@ -15,6 +15,7 @@ from ccattr.config import Params, load_params
 BASE_DIR = Path("models/base")
 FINETUNED_DIR = Path("models/finetuned")
 CHECKPOINT_DIR = Path("checkpoints")
+TRAIN_DIR = Path("results/train")
 EVAL_DIR = Path("results/eval")
 ATTR_DIR = Path("results/attributions")
 COMPARE_DIR = Path("results/compare")

@@ -11,6 +11,8 @@ no code change. An HTTP store is checked before any work starts, so a dead serve
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import platform
@@ -161,6 +163,37 @@ def run_url(ui_url: str | None, experiment_id: str, run_id: str) -> str | None:
     if not ui_url:
         return None
     return f"{ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def dvc_deps_hash(stage: str, lock_path: str | Path = "dvc.lock") -> str | None:
+    """sha256 of one stage's dependencies and params as recorded in ``dvc.lock`` (None if absent).
+
+    DVC writes a stage's lock entry when the stage finishes, so a stage tags the runs of the
+    stages upstream of it: ``compare`` tags every model run with its finetune/evaluate/attribute
+    hashes, ``report`` tags the comparison run with compare's. Equal hashes = same inputs.
+    """
+    import yaml
+
+    path = Path(lock_path)
+    if not path.exists():
+        return None
+    entry = (yaml.safe_load(path.read_text()) or {}).get("stages", {}).get(stage)
+    if entry is None:
+        return None
+    deps = sorted((d["path"], d.get("md5") or d.get("hash") or "") for d in entry.get("deps", []))
+    canon = json.dumps({"deps": deps, "params": entry.get("params", {})}, sort_keys=True, default=str)
+    return hashlib.sha256(canon.encode()).hexdigest()
+
+
+def tag_dvc_lineage(run_id: str, stages: list[str], lock_path: str | Path = "dvc.lock") -> dict[str, str]:
+    """Tag ``run_id`` with ``dvc.deps_hash.<stage>`` for each stage found in ``dvc.lock``."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    tags = {f"dvc.deps_hash.{s.split('@')[0]}": d for s in stages if (d := dvc_deps_hash(s, lock_path))}
+    for key, digest in tags.items():
+        client.set_tag(run_id, key, digest)
+    return tags
 
 
 def log_dataset(rows: list[dict], name: str, source: str | Path, digest: str) -> None:
