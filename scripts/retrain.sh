@@ -55,10 +55,12 @@ PY
 
 dvc repro
 
-if [ -n "$(dvc remote list)" ]; then
+# Push to the default DVC remote, if one is set (`dvc remote add -d ...`).
+REMOTE="$(dvc remote default 2>/dev/null)" || REMOTE=""
+if [ -n "$REMOTE" ]; then
   dvc push
   section "DVC remote"
-  echo "Pushed models and results to \`$(dvc remote default 2>/dev/null || dvc remote list | head -n1 | cut -f1)\`." >> "$SUMMARY"
+  echo "Pushed models and results to \`$REMOTE\`." >> "$SUMMARY"
 fi
 
 section "Params changed (dvc params diff $BASE)"
