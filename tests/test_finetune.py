@@ -72,7 +72,7 @@ def test_rule_loss_equals_transformers_loss_on_rule_tokens(tokenizer, records):
     batch = collate(build_examples(records[:4], PromptTemplate(tokenizer), 512), tokenizer.pad_token_id)
     loss_sum, n = RuleLoss(model)(**batch)
     reference = model(**batch).loss
-    assert math.isclose(float(loss_sum.detach() / n), float(reference), rel_tol=1e-5)
+    assert math.isclose(float(loss_sum.detach() / n), float(reference.detach()), rel_tol=1e-5)
 
 
 @pytest.mark.parametrize("strategy", ["fft", "lora", "qlora", "hybrid"])

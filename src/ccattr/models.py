@@ -66,7 +66,7 @@ def verify_safetensors(path: str | os.PathLike, hint: str | None = None,
             raise ValueError(f"{path.stat().st_size} bytes, the header needs {8 + n + end}")
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise error(f"{path}: truncated or corrupt safetensors file ({err}); "
-                             f"{hint or rebuild_hint(path.parent)}") from None
+                    f"{hint or rebuild_hint(path.parent)}") from None
 
 
 def pick_device() -> torch.device:
@@ -284,11 +284,12 @@ def load_finetuned(strategy: str, sp, base_dir: str | os.PathLike, ft_dir: str |
     from peft import PeftModel
 
     qconf = quantization_config(sp, dtype)
-    model, tok = load_base(base_dir, dtype=dtype, quantization_config=qconf,
-                           device_map={"": device} if qconf is not None else None)
+    # Check the adapter before spending time on the base model.
     if not (ft_dir / "adapter_model.safetensors").exists():
         raise ModelLoadError(f"{ft_dir}: no adapter_model.safetensors; {rebuild_hint(ft_dir)}")
     verify_safetensors(ft_dir / "adapter_model.safetensors")
+    model, tok = load_base(base_dir, dtype=dtype, quantization_config=qconf,
+                           device_map={"": device} if qconf is not None else None)
     try:
         model = PeftModel.from_pretrained(model, str(ft_dir), is_trainable=False)
     except Exception as err:
