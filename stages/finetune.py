@@ -37,8 +37,9 @@ def main(strategy: str, scale: str) -> None:
         tracking.setup(params.tracking)  # fails fast on an unreachable server, before training
     base_info = read_json(BASE_DIR / scale / "model_info.json")
     train_rows, val_rows = split_validation(read_jsonl(VALIDATED_DIR / "train.jsonl"), tp.val_fraction, params.seed)
+    corpus_digest = sha256_file(VALIDATED_DIR / "train.jsonl")
     inputs = sha256_text(repr((strategy, sp, tp, params.prompt, params.seed, base_info["sha256"],
-                               sha256_file(VALIDATED_DIR / "train.jsonl"))))[:16]
+                               corpus_digest)))[:16]
     ckpt = CHECKPOINT_DIR / name / inputs
     run_file = CHECKPOINT_DIR / name / f"{inputs}.run_id"
     run_id = run_file.read_text().strip() if run_file.exists() else None
@@ -49,7 +50,6 @@ def main(strategy: str, scale: str) -> None:
                              seed=params.seed)
     template = PromptTemplate(tok, params.prompt.system, params.prompt.instruction)
     trainable, total = count_trainable(model)
-    corpus_digest = sha256_file(VALIDATED_DIR / "train.jsonl")
     run_ctx = tracking.start_run(run_name=name, run_id=run_id, stage="finetune",
                                  tags={"strategy": strategy, "scale": scale, "seed": params.seed,
                                        "base_model": base_info["source"], "model_name": name,

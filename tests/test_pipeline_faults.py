@@ -20,7 +20,7 @@ import pytest
 import yaml
 from pipeline_helpers import base_env, free_port, new_project, run
 
-from ccattr.io import sha256_file
+from ccattr.io import read_jsonl, sha256_file
 
 NAME = "lora-tiny-a"
 NARROW = {"run": {"strategies": ["lora"], "scales": ["tiny-a"]},
@@ -39,8 +39,7 @@ def _outputs(root: Path) -> dict:
     evals = json.loads((root / f"results/eval/{NAME}/metrics.json").read_text())
     evals.pop("run_id")  # lineage, not a result
     return {"train": json.loads((root / f"results/train/{NAME}/metrics.json").read_text()), "eval": evals,
-            "predictions": [{k: v for k, v in r.items()} for r in
-                            map(json.loads, (root / f"results/eval/{NAME}/predictions.jsonl").read_text().splitlines())],
+            "predictions": read_jsonl(root / f"results/eval/{NAME}/predictions.jsonl"),
             "units": pd.read_parquet(root / f"results/attributions/{NAME}.parquet").drop(columns=["run_id"]),
             "clauses": pd.read_parquet(root / f"results/attributions/{NAME}.clauses.parquet").drop(columns=["run_id"])}
 

@@ -850,7 +850,6 @@ def build_report(compare_dir: str | Path = "results/compare",
                             setup=setup, nav=nav, body=body)
     path = out / "index.html"
     atomic_write_text(path, page)
-    path.chmod(0o644)                     # mkstemp makes 0600
     return path
 
 
