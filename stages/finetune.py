@@ -12,7 +12,7 @@ from contextlib import nullcontext
 import mlflow
 from accelerate import Accelerator
 
-from ccattr import tracking
+from ccattr import notations, tracking
 from ccattr.finetune import (
     build_model,
     clear_checkpoint,
@@ -22,9 +22,17 @@ from ccattr.finetune import (
     train,
 )
 from ccattr.io import read_json, read_jsonl, sha256_file, sha256_text, write_json
-from ccattr.models import pick_dtype
+from ccattr.precision import resolve
 from ccattr.prompts import PromptTemplate
-from ccattr.runtime import BASE_DIR, CHECKPOINT_DIR, FINETUNED_DIR, TRAIN_DIR, VALIDATED_DIR, init_stage
+from ccattr.runtime import (
+    BASE_DIR,
+    CHECKPOINT_DIR,
+    FINETUNED_DIR,
+    TRAIN_DIR,
+    VALIDATED_DIR,
+    first_work,
+    init_stage,
+)
 
 
 def main(strategy: str, scale: str) -> None:
@@ -37,6 +45,7 @@ def main(strategy: str, scale: str) -> None:
         tracking.setup(params.tracking)  # fails fast on an unreachable server, before training
     base_info = read_json(BASE_DIR / scale / "model_info.json")
     train_rows, val_rows = split_validation(read_jsonl(VALIDATED_DIR / "train.jsonl"), tp.val_fraction, params.seed)
+    notation = notations.label([r.get("notation", params.corpus.notation) for r in train_rows])
     corpus_digest = sha256_file(VALIDATED_DIR / "train.jsonl")
     inputs = sha256_text(repr((strategy, sp, tp, params.prompt, params.seed, base_info["sha256"],
                                corpus_digest)))[:16]
@@ -45,8 +54,8 @@ def main(strategy: str, scale: str) -> None:
     run_id = run_file.read_text().strip() if run_file.exists() else None
 
     device = accelerator.device
-    dtype = pick_dtype(tp.dtype, device)
-    model, tok = build_model(strategy, sp, BASE_DIR / scale, dtype, device, tp.gradient_checkpointing,
+    precision = resolve(tp.precision, device)
+    model, tok = build_model(strategy, sp, BASE_DIR / scale, precision, device, tp.gradient_checkpointing,
                              seed=params.seed)
     template = PromptTemplate(tok, params.prompt.system, params.prompt.instruction)
     trainable, total = count_trainable(model)
@@ -54,7 +63,8 @@ def main(strategy: str, scale: str) -> None:
                                  tags={"strategy": strategy, "scale": scale, "seed": params.seed,
                                        "base_model": base_info["source"], "model_name": name,
                                        "base_model_sha256": sha256_text(repr(sorted(base_info["sha256"].items()))),
-                                       "corpus_digest": corpus_digest}) \
+                                       "corpus_digest": corpus_digest, "notation": notation,
+                                       **precision.tags("train")}) \
         if main_process else nullcontext()
     with run_ctx as run:
         if main_process:
@@ -67,25 +77,29 @@ def main(strategy: str, scale: str) -> None:
                     "training": tp.model_dump(), "prompt": params.prompt.model_dump(),
                     "n_params": base_info["n_params"], "trainable_params": trainable, "total_params": total,
                     "n_train": len(train_rows), "n_val": len(val_rows), "device": device.type,
-                    "dtype": str(dtype).removeprefix("torch."), "num_processes": accelerator.num_processes,
+                    "precision": precision.name, "num_processes": accelerator.num_processes,
                     "quantization": getattr(getattr(model, "config", None), "quantization_config", None)
                     and str(model.config.quantization_config.to_dict())})
+        first_work(f"finetune@{name}")
         result = train(model, template, train_rows, val_rows, tp, sp, params.seed, ckpt,
-                       log_fn=lambda m, step: mlflow.log_metrics(m, step=step), accelerator=accelerator)
+                       log_fn=lambda m, step: mlflow.log_metrics(m, step=step), accelerator=accelerator,
+                       precision=precision)
         # Every process takes part in gathering the full weights (FSDP shards them); main saves.
         state_dict = accelerator.get_state_dict(model) if accelerator.num_processes > 1 else None
         accelerator.wait_for_everyone()
         if not main_process:
             return
         info = {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id, "strategy": strategy,
-                "scale": scale, "n_params": base_info["n_params"], "trainable_params": trainable,
+                "scale": scale, "n_params": base_info["n_params"], "family": base_info.get("family"),
+                "trainable_params": trainable,
                 "steps": result.steps, "final_loss": result.final_loss, "val_losses": result.val_losses,
                 "tokens_per_s": result.tokens_per_s, "seconds": result.seconds,
                 "peak_memory_mb": result.peak_memory_mb, "resumed_from_step": result.resumed_from_step}
         out = FINETUNED_DIR / name
         save_final(accelerator.unwrap_model(model), tok, out, info, state_dict)
         mlflow.log_metrics({"final_loss": result.final_loss, "train_tokens_per_s": result.tokens_per_s,
-                            "train_seconds": result.seconds, "peak_memory_mb": result.peak_memory_mb})
+                            "train_seconds": result.seconds, "peak_memory_mb": result.peak_memory_mb,
+                            "n_skipped_too_long": len(result.skipped_too_long)})
         mlflow.set_tags({"checkpoint_path": str(out),
                          **{f"sha256.{w.name}": sha256_file(w) for w in sorted(out.glob("*.safetensors"))}})
         if strategy != "fft":  # adapters are small: keep a copy with the run
@@ -95,7 +109,8 @@ def main(strategy: str, scale: str) -> None:
         # Deterministic training figures for `dvc metrics diff` / `dvc exp show` (timings stay in MLflow).
         write_json(TRAIN_DIR / name / "metrics.json", {
             "final_loss": result.final_loss, "val_loss": result.val_losses[-1] if result.val_losses else None,
-            "steps": result.steps, "tokens": result.tokens, "trainable_params": trainable})
+            "steps": result.steps, "tokens": result.tokens, "trainable_params": trainable,
+            "n_skipped_too_long": len(result.skipped_too_long)})
     clear_checkpoint(ckpt)
     run_file.unlink(missing_ok=True)
     print(f"{name}: {result.steps} steps, final loss {result.final_loss:.4f}, "

@@ -3,11 +3,12 @@
 import sys
 
 from ccattr.models import prepare_base_model
-from ccattr.runtime import BASE_DIR, init_stage
+from ccattr.runtime import BASE_DIR, first_work, init_stage
 
 
 def main(scale: str) -> None:
     params = init_stage(f"prepare_model@{scale}")
+    first_work(f"prepare_model@{scale}")
     info = prepare_base_model(scale, params.scales[scale], BASE_DIR / scale)
     print(f"{scale}: {info['n_params']:,} parameters, {info['n_layers']} layers, from {info['source']}")
 

@@ -6,7 +6,7 @@ import mlflow
 from ccattr import tracking
 from ccattr.io import read_json
 from ccattr.report import build_report
-from ccattr.runtime import ATTR_DIR, COMPARE_DIR, EVAL_DIR, REPORT_DIR, init_stage
+from ccattr.runtime import ATTR_DIR, COMPARE_DIR, EVAL_DIR, REPORT_DIR, first_work, init_stage
 
 
 def main() -> None:
@@ -15,6 +15,7 @@ def main() -> None:
     comparison = read_json(COMPARE_DIR / "run.json")
     ui = params.tracking.ui_url
     run_links = {m["run_id"]: comparison["experiment_id"] for m in comparison["compared"]}
+    first_work("report")
     index = build_report(COMPARE_DIR, ATTR_DIR, EVAL_DIR, REPORT_DIR,
                          validation_summary=read_json("results/validation/summary.json"),
                          run_links=run_links, tracking_ui_url=ui, statistics=params.statistics,

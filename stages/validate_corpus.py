@@ -1,22 +1,28 @@
 """DVC stage ``validate_corpus``: load, split and validate the corpus (params ``corpus``).
 
-Outputs on success: ``data/validated/{train,test}.jsonl`` (the record fields only, sorted by
-id, after ``max_train``/``max_test``), ``results/validation/summary.json`` (metric) and the
-Great Expectations Data Docs in ``reports/validation/``. On malformed input or a failed
-``error`` expectation it prints the report to stderr and exits 1, leaving ``data/validated/``
-untouched (the Data Docs are still rebuilt when the corpus could be read, to inspect the failure).
+Outputs on success: ``data/validated/{train,test}.jsonl`` (the record fields, sorted by id,
+after ``max_train``/``max_test``), ``results/validation/summary.json`` (metric) and the Great
+Expectations Data Docs in ``reports/validation/``. On malformed input or a failed ``error``
+expectation it prints the report to stderr, writes the Data Docs of the failure to
+``reports/validation-failed/`` (outside the stage's outputs, so the previous outputs come back
+with a plain ``dvc checkout``) and exits 1.
 """
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from ccattr.config import ParamsError, load_params
 from ccattr.corpus import CorpusError, records
-from ccattr.io import atomic_dir, write_json, write_jsonl
+from ccattr.io import atomic_dir, replace_dir, write_json, write_jsonl
+from ccattr.runtime import CORPUS_DIRS, first_work
 from ccattr.validation import print_report, validate_corpus
 
 OUT, DOCS, SUMMARY = "data/validated", "reports/validation", "results/validation/summary.json"
+FAILED_DOCS = "reports/validation-failed"
+RESTORE = (f"DVC removed this stage's outputs before running it; `dvc checkout` brings the previous "
+           f"{OUT}/ and {DOCS}/ back, and `git checkout -- {SUMMARY}` its summary if you committed it")
 
 
 def main() -> None:
@@ -24,17 +30,28 @@ def main() -> None:
         params = load_params()
     except ParamsError as err:
         sys.exit(f"validate_corpus: {err}")
+    # DVC reruns this stage when the folders it depends on change: corpus files elsewhere would
+    # leave stale results behind.
+    outside = [p for p, _ in params.corpus.file_notations()
+               if not any(Path(p).resolve().is_relative_to(d.resolve()) for d in CORPUS_DIRS)]
+    if outside:
+        sys.exit(f"validate_corpus: corpus.files {', '.join(outside)} lie outside "
+                 f"{' and '.join(map(str, CORPUS_DIRS))}, the folders dvc.yaml makes this stage depend on, "
+                 f"so DVC would not notice when they change; import or move them into data/external/")
     try:
-        with atomic_dir(DOCS) as docs:
+        # Data Docs are built aside and moved into place only when the corpus passes.
+        first_work("validate_corpus")
+        with atomic_dir(FAILED_DOCS) as docs:
             run = validate_corpus(params.corpus, docs_dir=docs)
     except CorpusError as err:
-        print(f"validate_corpus: malformed corpus input:\n{err}", file=sys.stderr)
+        print(f"validate_corpus: malformed corpus input:\n{err}\n{RESTORE}.", file=sys.stderr)
         sys.exit(1)
     print_report(run.result)
     if not run.result.success:
-        print(f"validate_corpus: {len(run.result.errors)} expectation(s) failed; {OUT}/ left as it was "
-              f"(Data Docs: {DOCS}/index.html)", file=sys.stderr)
+        print(f"validate_corpus: {len(run.result.errors)} expectation(s) failed; the failure's Data Docs: "
+              f"{FAILED_DOCS}/index.html. {RESTORE}.", file=sys.stderr)
         sys.exit(1)
+    replace_dir(FAILED_DOCS, DOCS)
     write_jsonl(f"{OUT}/train.jsonl", records(run.train))
     write_jsonl(f"{OUT}/test.jsonl", records(run.test))
     write_json(SUMMARY, run.result.summary())

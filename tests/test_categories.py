@@ -355,3 +355,19 @@ WORDS = st.sampled_from(
 )
 def test_invariants_on_clause_like_text(words, seps):
     check_invariants("".join(w + s for w, s in zip(words, seps, strict=False)))
+
+
+@pytest.mark.parametrize("clause, expected", [
+    ("Surface water shall be disposed of in accordance with Paragraph 4.2 of Acceptable Solution E1/AS1.",
+     [("Paragraph 4.2", "rule_id"), ("E1/AS1", "rule_id")]),
+    ("Flashings shall comply with Table 7.", [("Table 7", "rule_id")]),
+    ("Drains shall comply with G12/AS2 and have a fall of 1:100.", [("G12/AS2", "rule_id"), ("1:100", "number")]),
+    ("Relief valves shall comply with AS/NZS 3500.4 and NZS 3604.",
+     [("AS/NZS 3500.4", "rule_id"), ("NZS 3604", "rule_id")]),
+    ("as given in C/AS2 Table 3.2 and Figure 8 of G14/VM1",
+     [("C/AS2", "rule_id"), ("Table 3.2", "rule_id"), ("Figure 8", "rule_id"), ("G14/VM1", "rule_id")]),
+])
+def test_nzbc_wording_rule_identifiers_and_ratios(clause, expected):
+    """The NZ Building Code's way of citing (the published LRML set writes these as nzbc_e1as1_4.2,
+    nzbc_e2as1_t7, 1/100 in its rules)."""
+    assert [(u.text, u.category) for u in segment(clause, "span") if u.category in ("rule_id", "number")] == expected

@@ -82,7 +82,8 @@ def test_import_split_validate_end_to_end(tmp_path):
     train, test = read_jsonl(out / "train.jsonl"), read_jsonl(out / "test.jsonl")
     assert len(train) + len(test) == 12 and len(test) == 3
     assert not {r["document"] for r in train} & {r["document"] for r in test}
-    assert set(train[0]) == {"id", "document", "clause_number", "clause", "rule", "topic", "provenance"}
+    assert set(train[0]) == {"id", "document", "clause_number", "clause", "rule", "topic", "provenance",
+                             "notation"}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["success"] and summary["n_errors"] == 0 and summary["n_documents"] == 3
     assert (tmp_path / "docs" / "index.html").is_file()

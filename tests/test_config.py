@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -26,7 +28,7 @@ def test_default_params_are_valid():
     (lambda r: r["run"].update(scales=["nope"]), "run.scales: 'nope' is not configured", "allowed"),
     (lambda r: r["scales"].update({"../x": r["scales"]["smollm2-l6"]}), "scales.../x", "not a safe name"),
     (lambda r: r["corpus"].update(test_fraction=1.5), "corpus.test_fraction", "less than 1"),
-    (lambda r: r["corpus"].update(split="alphabetical"), "corpus.split", "'random' or 'document'"),
+    (lambda r: r["corpus"].update(split="alphabetical"), "corpus.split", "'random', 'document' or 'fixed'"),
     (lambda r: r["scales"]["smollm2-l6"].pop("gguf_file"), "scales.smollm2-l6", "needs gguf_file"),
     (lambda r: r["tracking"].update(uri="http://bob:hunter2@mlflow:5000"), "tracking.uri", "credentials"),
 ])
@@ -46,7 +48,7 @@ def test_profile_merge_replaces_scales_and_keeps_the_rest(raw):
     assert p.training.max_steps == 3 and p.training.schedule == raw["training"]["schedule"]
 
 
-@pytest.mark.parametrize("profile", ["profiles/tiny.yaml", "profiles/gpu.yaml", "profiles/smollm2-ladder.yaml"])
+@pytest.mark.parametrize("profile", sorted(str(p) for p in Path("profiles").glob("*.yaml")))
 def test_shipped_profiles_validate(raw, profile):
     validate(deep_merge(raw, read_yaml(profile)))
 

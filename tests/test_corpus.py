@@ -58,7 +58,7 @@ def test_load_folder_sorted_with_source_columns(tmp_path):
     assert list(df.columns[-2:]) == list(SOURCE_COLUMNS)
     assert list(df["source_line"]) == [1, 1, 3]
     assert df["source_file"].iloc[0].endswith("a.jsonl")
-    assert records(df)[0] == rec(1)  # record fields only, extras and source columns dropped
+    assert records(df)[0] == {**rec(1), "notation": "ccattr"}  # record fields + resolved notation only
 
 
 def test_broken_json_reports_file_and_line(tmp_path):
@@ -199,13 +199,16 @@ def test_import_lrml_layout(tmp_path):
                                  "clause_number": "number"}, out, topic="structure")
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["id"] for r in rows] == ["b1-as1-1-1", "b1-as1-1-1-2", "b1-as1-3", "g13-as1-3-1"]
-    assert set(rows[0]) == set(REQUIRED_FIELDS)
+    assert set(rows[0]) == {*REQUIRED_FIELDS, "notation"}
     assert rows[0]["provenance"] == "imported from lrml.csv"
     assert {r["topic"] for r in rows} == {"structure"}
     assert rows[3]["clause"] == "Sanitary fixtures shall not discharge directly into a stormwater drain."
     assert (report.n_records, report.n_documents) == (4, 2)
-    assert report.unparsable == 1 and report.unparsable_ids == ["b1-as1-3"]
-    assert "1 rule(s) do not parse" in str(report)
+    # 3 of 4 rules parse in the strict ccattr grammar: detected as ccattr, the broken one named
+    assert (report.notation, report.detected) == ("ccattr", True)
+    assert {r["notation"] for r in rows} == {"ccattr"}
+    assert len(report.unparsable) == 1 and report.unparsable[0].startswith(f"{src}:4 (b1-as1-3): ")
+    assert "1 rule(s) do not parse in ccattr" in str(report)
     # stable ids: a re-import gives the same file
     again = import_corpus(src, {}, tmp_path / "again.jsonl", topic="structure")
     assert (tmp_path / "again.jsonl").read_text() == out.read_text()

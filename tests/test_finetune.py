@@ -6,6 +6,7 @@ import torch
 from ccattr.config import LoraParams, StrategyParams, TrainingParams
 from ccattr.finetune import (
     IGNORE,
+    ExampleTooLong,
     NonFiniteLoss,
     RuleLoss,
     bucketed_batches,
@@ -17,6 +18,7 @@ from ccattr.finetune import (
     train,
 )
 from ccattr.io import read_json
+from ccattr.precision import FP32
 from ccattr.prompts import PromptTemplate
 
 LORA = LoraParams(r=4, alpha=8, dropout=0.05)
@@ -31,7 +33,7 @@ CPU = torch.device("cpu")
 
 def tp(**kw):
     base = dict(epochs=1, max_steps=6, batch_size=4, max_seq_len=512, warmup_ratio=0.0, schedule="constant",
-                val_fraction=0.0, checkpoint_every=0)
+                val_fraction=0.0, checkpoint_every=0, precision="fp32")
     return TrainingParams(**{**base, **kw})
 
 
@@ -46,7 +48,7 @@ def test_bucketed_batches_cover_every_example_once_and_are_seeded():
 
 
 def test_collate_masks_prompt_and_padding(tokenizer, records):
-    ex = build_examples(records[:3], PromptTemplate(tokenizer), 512)
+    ex, _ = build_examples(records[:3], PromptTemplate(tokenizer), 512)
     batch = collate(ex, tokenizer.pad_token_id)
     for row, e in enumerate(ex):
         labels = batch["labels"][row]
@@ -69,7 +71,7 @@ def test_rule_loss_equals_transformers_loss_on_rule_tokens(tokenizer, records):
     from conftest import make_tiny_model
 
     model = make_tiny_model(tokenizer)
-    batch = collate(build_examples(records[:4], PromptTemplate(tokenizer), 512), tokenizer.pad_token_id)
+    batch = collate(build_examples(records[:4], PromptTemplate(tokenizer), 512)[0], tokenizer.pad_token_id)
     loss_sum, n = RuleLoss(model)(**batch)
     reference = model(**batch).loss
     assert math.isclose(float(loss_sum.detach() / n), float(reference.detach()), rel_tol=1e-5)
@@ -77,7 +79,7 @@ def test_rule_loss_equals_transformers_loss_on_rule_tokens(tokenizer, records):
 
 @pytest.mark.parametrize("strategy", ["fft", "lora", "qlora", "hybrid"])
 def test_each_strategy_trains_and_lowers_the_loss(strategy, tiny_base_dir, records, tmp_path):
-    model, tok = build_model(strategy, STRATEGIES[strategy], tiny_base_dir, torch.float32, CPU, seed=0)
+    model, tok = build_model(strategy, STRATEGIES[strategy], tiny_base_dir, FP32, CPU, seed=0)
     trainable, total = count_trainable(model)
     if strategy == "fft":
         assert trainable == total
@@ -101,7 +103,7 @@ def test_each_strategy_trains_and_lowers_the_loss(strategy, tiny_base_dir, recor
 
 
 def _train_lora(base, records, ckpt, stop_at=None, **kw):
-    model, tok = build_model("lora", STRATEGIES["lora"], base, torch.float32, CPU, seed=0)
+    model, tok = build_model("lora", STRATEGIES["lora"], base, FP32, CPU, seed=0)
 
     def log_fn(metrics, step):
         if stop_at is not None and step == stop_at:
@@ -129,7 +131,7 @@ def test_interrupted_run_resumes_to_the_same_result(tiny_base_dir, records, tmp_
 
 
 def test_non_finite_loss_stops_with_message_and_keeps_checkpoint(tiny_base_dir, records, tmp_path):
-    model, tok = build_model("fft", STRATEGIES["fft"], tiny_base_dir, torch.float32, CPU)
+    model, tok = build_model("fft", STRATEGIES["fft"], tiny_base_dir, FP32, CPU)
     calls = {"n": 0}
 
     def poison(module, args, output):
@@ -164,3 +166,18 @@ def test_corrupt_resume_checkpoint_names_the_file_and_the_fix(tiny_base_dir, rec
         _train_lora(tiny_base_dir, records, ckpt)
     msg = str(err.value)
     assert str(target) in msg and f"rm -rf {ckpt}" in msg and "dvc repro" in msg
+
+
+def test_too_long_examples_are_skipped_or_refused_never_cut(tokenizer, records):
+    tpl = PromptTemplate(tokenizer)
+    lengths = [len(tpl.encode_prompt(r["clause"])) + len(tpl.encode_rule(r["rule"])) for r in records[:4]]
+    limit = sorted(lengths)[1]  # two of the four fit
+    kept, skipped = build_examples(records[:4], tpl, limit)
+    assert len(kept) == 2 and len(skipped) == 2
+    assert set(skipped) == {r["id"] for r, n in zip(records[:4], lengths, strict=True) if n > limit}
+    assert all(len(e.input_ids) <= limit for e in kept)
+    full = {tuple(tpl.encode_prompt(r["clause"]) + tpl.encode_rule(r["rule"])) for r in records[:4]}
+    assert all(tuple(e.input_ids) in full for e in kept)  # whole examples only, none cut
+    with pytest.raises(ExampleTooLong, match=rf"2 example\(s\) exceed training.max_seq_len={limit}: "
+                                             rf"{skipped[0]} \(\d+ tokens\)"):
+        build_examples(records[:4], tpl, limit, too_long="refuse")

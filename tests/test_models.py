@@ -15,6 +15,7 @@ from ccattr.models import (
     prepare_base_model,
     verify_safetensors,
 )
+from ccattr.precision import FP32
 
 
 def test_packaged_gguf_is_found_without_importing_the_package():
@@ -98,7 +99,7 @@ def test_corrupt_adapter_names_the_finetune_stage(tmp_path, tiny_base_dir):
     ft.mkdir(parents=True)
     (ft / "adapter_model.safetensors").write_bytes(b"short")
     with pytest.raises(ModelLoadError, match=r"dvc repro -f -s finetune@lora-tiny-a"):
-        load_finetuned("lora", StrategyParams(learning_rate=1e-4), tiny_base_dir, ft, torch.float32,
+        load_finetuned("lora", StrategyParams(learning_rate=1e-4), tiny_base_dir, ft, FP32,
                        torch.device("cpu"))
 
 

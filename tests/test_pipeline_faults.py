@@ -21,6 +21,7 @@ import yaml
 from pipeline_helpers import base_env, free_port, new_project, run
 
 from ccattr.io import read_jsonl, sha256_file
+from ccattr.precision import FP32
 
 NAME = "lora-tiny-a"
 NARROW = {"run": {"strategies": ["lora"], "scales": ["tiny-a"]},
@@ -158,5 +159,5 @@ def test_finetune_runs_data_parallel_on_two_processes(runs):
     assert info["run_id"] == new.info.run_id
     params = load_params(killed / "params.yaml")
     model, _ = load_finetuned("lora", params.strategies["lora"], killed / "models/base/tiny-a",
-                              killed / f"models/finetuned/{NAME}", torch.float32, torch.device("cpu"))
+                              killed / f"models/finetuned/{NAME}", FP32, torch.device("cpu"))
     assert any("lora_B" in n and p.abs().sum() > 0 for n, p in model.named_parameters())  # trained

@@ -1,4 +1,4 @@
-"""Tests for ccattr.rules: the rule-notation parser, numbers and structural view."""
+"""Tests for ccattr.notations.ccattr: the rule-notation parser, numbers and structural view."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import ccattr.rules
-from ccattr.rules import (
+import ccattr.notations.ccattr
+from ccattr.notations.ccattr import (
     RELATIONS,
     And,
     Atom,
@@ -150,7 +150,7 @@ def test_non_string_is_type_error():
 
 
 def test_parser_is_built_once():
-    assert ccattr.rules._parser() is ccattr.rules._parser()
+    assert ccattr.notations.ccattr._parser() is ccattr.notations.ccattr._parser()
 
 
 def test_data_value_keeps_inner_spaces():
@@ -251,7 +251,7 @@ def test_deontic_kind_and_conditions(rule, deontic, n_conditions):
 
 
 def test_doctests():
-    result = doctest.testmod(ccattr.rules)
+    result = doctest.testmod(ccattr.notations.ccattr)
     assert result.attempted > 0 and result.failed == 0
 
 
@@ -398,7 +398,7 @@ DOC = ROOT / "docs" / "rule-notation.md"
 @pytest.mark.skipif(not DOC.exists(), reason="docs/rule-notation.md missing")
 def test_doc_has_the_grammar_and_real_error_messages():
     text = DOC.read_text(encoding="utf-8")
-    assert ccattr.rules.GRAMMAR.strip() in text
+    assert ccattr.notations.ccattr.GRAMMAR.strip() in text
     block = text.split("### Errors", 1)[1].split("```\n", 2)[1]
     lines = block.splitlines()
     assert len(lines) % 3 == 0 and lines

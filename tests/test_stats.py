@@ -356,7 +356,26 @@ def test_findings_no_effect_sentence():
     text = stats.findings(summary)
     assert any("no significant difference in attribution entropy between FFT and LoRA" in t
                for t in text)
+    # 12 clauses: Wilcoxon at the Holm level detects only |r| >= 0.9, so "no difference" is not shown
+    assert summary["claims"]["1"]["verdict"] == "inconclusive"
+    assert any("inconclusive: with n = 12 this test detects only |r|" in t for t in text)
+    assert any("not evidence of none" in t for t in text if t.startswith("Claim 1"))
+    pw = tables["pairwise"]
+    assert (pw["verdict"] == "inconclusive").all() and (pw["mde"] > 0.5).all()
+
+
+def test_a_powered_null_is_not_supported_not_inconclusive():
+    """With 60 clauses the same null is a finding: no effect, and a medium one would have shown."""
+    from ccattr.config import StatisticsParams
+
+    long_df, clause_df, eval_df = _tables(effect=False, seed=3, n=60)
+    tables, summary = stats.run_comparison(long_df, clause_df, eval_df,
+                                           StatisticsParams(n_bootstrap=200, n_permutations=200))
+    pw = tables["pairwise"]
+    fft = pw[(pw["metric"] == "entropy") & (pw["a"] == "fft")]
+    assert (fft["mde"] < 0.5).all() and set(fft["verdict"]) <= {"no effect", "significant"}
     assert summary["claims"]["1"]["verdict"] in ("not supported", "partly supported")
+    assert any("it would have detected |r|" in t for t in stats.findings(summary))
 
 
 def test_findings_handle_too_few_scales_and_empty():

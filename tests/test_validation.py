@@ -273,6 +273,6 @@ def test_huge_clause_and_empty_rule_are_refused_with_file_and_line(tmp_path):
     assert f"{empty['id']} ({target}:5)" in str(errors["schema.not_blank.rule"])
 
     # With truncation on, the long clause is cut (and counted) instead; the empty rule still fails.
-    cut = validate_corpus(CorpusParams(files=[str(tmp_path)], truncate_long_clauses=True))
+    cut = validate_corpus(CorpusParams(files=[str(tmp_path)], long_clauses="truncate"))
     assert huge["id"] in cut.truncated and cut.result.counts["n_truncated"] == 1
     assert "text.clause_length" not in {i.expectation for i in cut.result.errors}

@@ -53,6 +53,7 @@ import torch
 
 from ccattr.categories import Unit, segment
 from ccattr.generate import is_oom
+from ccattr.precision import FP32, Precision
 from ccattr.prompts import PromptTemplate
 
 __all__ = [
@@ -465,8 +466,10 @@ def _cache_layers(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
 class _Scorer:
     """Teacher-forced log-probability of one target after many prompts, batched and prefix-shared."""
 
-    def __init__(self, model: torch.nn.Module, batch_size: int, prefix_sharing: str, pad_id: int):
+    def __init__(self, model: torch.nn.Module, batch_size: int, prefix_sharing: str, pad_id: int,
+                 precision: Precision = FP32):
         self.model = model
+        self.precision = precision
         self.batch_size = max(1, int(batch_size))
         self.pad_id = int(pad_id)
         hf = _hf_model(model)
@@ -499,7 +502,8 @@ class _Scorer:
     # -- model calls --------------------------------------------------------------------------
 
     def _forward(self, **kwargs: Any) -> Any:
-        return self.model(**kwargs)
+        with self.precision.autocast():
+            return self.model(**kwargs)
 
     def _prefix_kv(self, ids: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
         """KV cache of ``ids`` (batch 1); the last one computed is reused for any prefix of it."""
@@ -676,6 +680,8 @@ class Attributor:
             once and each batch reuses it up to the longest prefix of token ids common to all
             its prompts (batches are formed from prompts sharing long prefixes); ``"none"``:
             nothing reused (for checks).
+        precision: :class:`ccattr.precision.Precision` of the forward passes (default fp32, exact
+            against Captum); ``bf16-mixed`` runs them under bf16 autocast (log-softmax stays fp32).
 
     Example (a random-weight model with the real SmolLM2 tokenizer; ~10 s, mostly reading the
     tokenizer out of the GGUF)::
@@ -701,7 +707,8 @@ class Attributor:
                  embed_fn: Callable[[list[str]], np.ndarray] | None = None,
                  generate_fn: Callable[[list[str]], list[str]] | None = None,
                  neutral: str = NEUTRAL_TEXT, faithfulness: bool = True, n_random: int = 3,
-                 seed: int = 0, prefix_sharing: str = "batch", max_new_tokens: int = 96):
+                 seed: int = 0, prefix_sharing: str = "batch", max_new_tokens: int = 96,
+                 precision: Precision = FP32):
         if unit not in UNITS:
             raise ValueError(f"unknown unit {unit!r}; expected one of {UNITS}")
         if perturbation not in PERTURBATIONS:
@@ -729,7 +736,8 @@ class Attributor:
         self.max_new_tokens = int(max_new_tokens)
         model.eval()
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        self._scorer = _Scorer(model, batch_size, prefix_sharing, pad if pad is not None else 0)
+        self.precision = precision
+        self._scorer = _Scorer(model, batch_size, prefix_sharing, pad if pad is not None else 0, precision)
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -742,6 +750,7 @@ class Attributor:
         prefix, suffix = self.template.split("")
         return {
             "schema": SCHEMA_VERSION,
+            "precision": self.precision.name,
             "unit": self.unit,
             "perturbation": self.perturbation,
             "neutral": self.neutral if self.perturbation == "neutral" else None,
@@ -801,7 +810,7 @@ class Attributor:
         from ccattr.generate import generate_rules
 
         return generate_rules(self.model, self.template, list(clauses), max_new_tokens=self.max_new_tokens,
-                              batch_size=self.batch_size)
+                              batch_size=self.batch_size, precision=self.precision)
 
     def similarity(self, clauses: Sequence[str], output: str) -> np.ndarray:
         """Cosine similarity between the rule regenerated from each clause and ``output``."""

@@ -2,8 +2,8 @@
 
 ::
 
-    ccattr corpus import lrml.csv --out data/corpus/lrml.jsonl \\
-        --map clause=text --map rule=lrml --map document=file --map clause_number=number --topic imported
+    ccattr corpus import lrml_ds_v8.csv --out data/nzbc/lrml_v8.jsonl     # LRML layout, notation detected
+    ccattr corpus import rules.csv --out data/corpus/x.jsonl --map clause=text --map rule=code --notation python
     ccattr corpus split data/corpus --out-dir data/split --split document --test-fraction 0.2 --seed 13
     ccattr corpus validate            # the validate_corpus stage's checks, nothing written
     ccattr corpus expectations        # the suite: names, severities, descriptions
@@ -35,6 +35,8 @@ profile_app = typer.Typer(no_args_is_help=True, help="Apply a parameter profile 
 app.add_typer(profile_app, name="profile")
 report_app = typer.Typer(no_args_is_help=True, help="Read the pipeline's results.")
 app.add_typer(report_app, name="report")
+plan_app = typer.Typer(no_args_is_help=True, help="Plan a study: clauses per cell, memory per model.")
+app.add_typer(plan_app, name="plan")
 
 
 class SplitMode(StrEnum):
@@ -75,14 +77,21 @@ def import_cmd(
     document_from: Annotated[DocumentFrom, typer.Option(
         help="Document from the mapped column, the source file name, or auto.")] = DocumentFrom.auto,
     id_prefix: Annotated[str | None, typer.Option(help="Prefix for generated ids (avoid collisions).")] = None,
+    notation: Annotated[str, typer.Option(
+        help="Rule notation: auto (detect: the first of ccattr, lrml, python every rule parses in), "
+             "ccattr, lrml, python or text.")] = "auto",
+    keep: Annotated[list[str] | None, typer.Option(
+        "--keep", metavar="COLUMN", help="Source column copied as it is, repeatable (default for the "
+        "LRML layout: random_split, doc_split), e.g. for corpus.split: fixed with split_column.")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUT if it exists.")] = False,
 ) -> None:
-    """Convert an external table (e.g. a public LRML dataset) into one corpus file."""
+    """Convert an external table (e.g. the NZBC LRML dataset) into one corpus file."""
     try:
         report = import_corpus(src, _parse_map(map_ or []), out, topic=topic,
-                               document_from=document_from.value, overwrite=overwrite, id_prefix=id_prefix)
-    except CorpusError as err:
-        _fail(f"import failed:\n{err}")
+                               document_from=document_from.value, overwrite=overwrite, id_prefix=id_prefix,
+                               notation=notation, keep=keep)
+    except (CorpusError, ValueError) as err:
+        _fail(f"import failed, nothing written:\n{err}")
     typer.echo(str(report))
 
 
@@ -126,7 +135,8 @@ def split_cmd(
                 _fail(f"validation failed; nothing written to {out_dir}")
             train, test, summary = run.train, run.test, run.result.summary()
         else:
-            train, test = split_corpus(load_corpus(params.files), params.split, params.test_fraction,
+            train, test = split_corpus(load_corpus(params.file_notations(), params.notation), params.split,
+                                       params.test_fraction,
                                        params.seed, max_train=max_train, max_test=max_test)
     except CorpusError as err:
         _fail(f"malformed corpus input:\n{err}")
@@ -217,6 +227,77 @@ def findings_cmd(
         _fail(f"{summary_file}: {err}")
     for sentence in findings(summary):
         typer.echo(f"- {sentence}")
+
+
+class PowerTest(StrEnum):
+    wilcoxon = "wilcoxon"
+    friedman = "friedman"
+    page = "page"
+
+
+@plan_app.command("clauses")
+def plan_clauses_cmd(
+    effect: Annotated[float, typer.Option(help="Effect to detect: rank-biserial r (wilcoxon), Kendall's W "
+                                               "(friedman) or within-clause Spearman rho (page).")] = 0.5,
+    power: Annotated[float, typer.Option(help="Probability of detecting it.")] = 0.8,
+    alpha: Annotated[float, typer.Option(help="Significance level.")] = 0.05,
+    test: Annotated[PowerTest, typer.Option(help="The study's test.")] = PowerTest.wilcoxon,
+    family: Annotated[int, typer.Option(help="Tests in its Holm family (powered at alpha / family).")] = 1,
+    strategies: Annotated[int, typer.Option(help="friedman: strategies compared.")] = 3,
+    scales: Annotated[int, typer.Option(help="page: scales in the trend.")] = 3,
+) -> None:
+    """Clauses per (strategy, scale) cell a test needs to detect EFFECT with POWER."""
+    from ccattr import power as pw
+
+    n = pw.clauses_needed(effect, test.value, power, alpha / family, k=strategies, m=scales)
+    if n is None:
+        _fail(f"{test.value}: no sample size up to 2000 clauses detects {effect} with power {power}")
+    typer.echo(f"{test.value}: {n} clauses per cell detect an effect of {effect} with {power:.0%} power at "
+               f"alpha {alpha}{f' / {family}' if family > 1 else ''} (by simulation, ccattr.power)")
+
+
+@plan_app.command("memory")
+def plan_memory_cmd(
+    gpu_mem: Annotated[str | None, typer.Option("--gpu-mem", help="Memory of one device, e.g. 80G.")] = None,
+    params_file: Annotated[Path, typer.Option("--params", help="Parameters file.")] = Path("params.yaml"),
+    profile: Annotated[Path | None, typer.Option(help="Merge this profile over the params first.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON rows.")] = False,
+) -> None:
+    """Each model's parameters and estimated peak memory per stage; which fit one device of
+    --gpu-mem, and which launcher (DDP, FSDP) the others need."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from ccattr.config import deep_merge, read_yaml, validate
+    from ccattr.plan import memory_plan, parse_size
+
+    try:
+        raw = read_yaml(params_file)
+        if profile:
+            raw = deep_merge(raw, read_yaml(profile))
+        params = validate(raw, source=str(params_file) + (f" + {profile}" if profile else ""))
+        device = parse_size(gpu_mem) if gpu_mem else None
+        if gpu_mem and device is None:
+            raise typer.BadParameter(f"cannot read {gpu_mem!r} as a size (e.g. 80G)", param_hint="--gpu-mem")
+        rows = memory_plan(params, device)
+    except (ParamsError, ValueError, OSError) as err:
+        _fail(str(err))
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"Estimated peak memory (GB), precision {params.training.precision}, batch "
+                        f"{params.training.batch_size} x {params.training.max_seq_len} tokens")
+    cols = ["model", "params_h", "weights_gb", "grads_optimizer_gb", "activations_gb", "train_gb", "generate_gb",
+            "attribute_gb"] + (["launcher"] if device else [])
+    for c in cols:
+        table.add_column(c.replace("_gb", "").replace("_h", ""), overflow="fold")
+    for r in rows:
+        table.add_row(*[str(r[c]) for c in cols], style=None if not device or r["fits_one_device"] else "red")
+    Console(width=160).print(table)
+    if device:
+        over = [r["model"] for r in rows if not r["fits_one_device"]]
+        typer.echo(f"{len(over)} of {len(rows)} models do not fit one {gpu_mem} device"
+                   + (f": {', '.join(over)}" if over else ""))
 
 
 def main() -> None:  # pragma: no cover

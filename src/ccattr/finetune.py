@@ -40,6 +40,7 @@ from torch import nn
 from ccattr.config import StrategyParams, TrainingParams
 from ccattr.io import atomic_dir, read_json, recover_swap, write_json
 from ccattr.models import ModelLoadError, verify_safetensors
+from ccattr.precision import FP32, Precision, resolve
 from ccattr.prompts import PromptTemplate
 
 log = logging.getLogger(__name__)
@@ -63,21 +64,37 @@ class Example:
     rule_start: int  # index of the first rule token; the loss covers [rule_start, end)
 
 
-def build_examples(records: Sequence[dict], template: PromptTemplate, max_seq_len: int) -> list[Example]:
-    """Tokenize prompt and rule separately (as generation and attribution do), then join."""
-    out, skipped = [], 0
+class ExampleTooLong(ValueError):
+    """An example does not fit ``training.max_seq_len`` and ``training.too_long`` is ``refuse``."""
+
+
+def build_examples(records: Sequence[dict], template: PromptTemplate, max_seq_len: int,
+                   too_long: str = "skip") -> tuple[list[Example], list[str]]:
+    """Tokenize prompt and rule separately (as generation and attribution do), then join.
+
+    An example over ``max_seq_len`` tokens is never cut (a cut rule teaches a cut rule): it is
+    skipped (``too_long="skip"``; returned in the second list, by id) or refused
+    (``"refuse"``: :class:`ExampleTooLong` naming every such record)."""
+    out: list[Example] = []
+    skipped: list[tuple[str, int]] = []
     for r in records:
         prompt = template.encode_prompt(r["clause"])
         rule = template.encode_rule(r["rule"])
         if len(prompt) + len(rule) > max_seq_len:
-            skipped += 1
+            skipped.append((str(r.get("id", "?")), len(prompt) + len(rule)))
             continue
         out.append(Example(prompt + rule, len(prompt)))
+    if skipped and too_long == "refuse":
+        listed = ", ".join(f"{rid} ({n} tokens)" for rid, n in skipped[:10])
+        raise ExampleTooLong(f"{len(skipped)} example(s) exceed training.max_seq_len={max_seq_len}: {listed}"
+                             f"{' ...' if len(skipped) > 10 else ''}; raise max_seq_len or set "
+                             f"training.too_long: skip")
     if skipped:
-        log.warning("skipped %d examples longer than max_seq_len=%d tokens", skipped, max_seq_len)
+        log.warning("skipped %d example(s) longer than max_seq_len=%d tokens (never cut): %s",
+                    len(skipped), max_seq_len, ", ".join(rid for rid, _ in skipped[:10]))
     if not out:
         raise ValueError(f"no training example fits max_seq_len={max_seq_len}")
-    return out
+    return out, [rid for rid, _ in skipped]
 
 
 def split_validation(rows: Sequence[dict], fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
@@ -147,14 +164,18 @@ class RuleLoss(nn.Module):
         return loss, keep.sum()
 
 
-def build_model(strategy: str, sp: StrategyParams, base_dir: str | Path, dtype: torch.dtype,
+def build_model(strategy: str, sp: StrategyParams, base_dir: str | Path, precision: Precision,
                 device: torch.device, gradient_checkpointing: bool = False, seed: int = 0):
-    """Load the base model and shape it for the strategy. Returns (model, tokenizer)."""
+    """Load the base model and shape it for the strategy. Returns (model, tokenizer).
+
+    Weights are held in ``precision.weights_dtype`` (fp32 master weights for ``bf16-mixed``);
+    QLoRA's 4-bit base computes in ``precision.compute_dtype``."""
     from ccattr.models import load_base, quantization_config
 
-    qconf = quantization_config(sp, dtype)
+    qconf = quantization_config(sp, precision.compute_dtype)
     device_map = {"": device} if qconf is not None else None
-    model, tok = load_base(base_dir, dtype=dtype, quantization_config=qconf, device_map=device_map)
+    model, tok = load_base(base_dir, dtype=precision.weights_dtype, quantization_config=qconf,
+                           device_map=device_map)
     model.config.use_cache = False
     if strategy == "fft":
         if gradient_checkpointing:
@@ -205,6 +226,8 @@ class TrainResult:
     resumed_from_step: int | None
     stopped_early: bool
     history: list[dict[str, float]] = field(default_factory=list)
+    skipped_too_long: list[str] = field(default_factory=list)
+    """Ids of training examples over ``max_seq_len``, left out (never cut)."""
 
 
 def _schedule(optimizer, tp: TrainingParams, total_steps: int):
@@ -287,13 +310,14 @@ def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any] |
 
 @torch.no_grad()
 def evaluate_loss(loss_model: nn.Module, examples: Sequence[Example], batch_size: int, pad_id: int,
-                  device: torch.device) -> float:
+                  device: torch.device, precision: Precision | None = None) -> float:
     loss_model.eval()
     total, n = 0.0, 0
     order = sorted(range(len(examples)), key=lambda i: len(examples[i].input_ids))
     for i in range(0, len(order), batch_size):
         batch = collate([examples[j] for j in order[i:i + batch_size]], pad_id)
-        loss, count = loss_model(**{k: v.to(device) for k, v in batch.items()})
+        with (precision or FP32).autocast():
+            loss, count = loss_model(**{k: v.to(device) for k, v in batch.items()})
         total += float(loss)
         n += int(count)
     loss_model.train()
@@ -303,16 +327,20 @@ def evaluate_loss(loss_model: nn.Module, examples: Sequence[Example], batch_size
 def train(model: nn.Module, template: PromptTemplate, train_records: Sequence[dict],
           val_records: Sequence[dict], tp: TrainingParams, sp: StrategyParams, seed: int,
           checkpoint_dir: str | Path, log_fn: Callable[[dict[str, float], int], None] | None = None,
-          accelerator=None) -> TrainResult:
-    """Train ``model`` in place on (clause, rule) records; resume from ``checkpoint_dir`` if present."""
+          accelerator=None, precision: Precision | None = None) -> TrainResult:
+    """Train ``model`` in place on (clause, rule) records; resume from ``checkpoint_dir`` if present.
+
+    ``precision`` (default: ``training.precision`` resolved for the device) runs the forward passes
+    under bf16 autocast for ``bf16-mixed``; the optimizer steps the model's own (fp32) weights."""
     from accelerate import Accelerator
 
     accelerator = accelerator or Accelerator(gradient_accumulation_steps=tp.grad_accum)
     device = accelerator.device
+    precision = precision or resolve(tp.precision, device)
     tok = template.tokenizer
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    train_ex = build_examples(train_records, template, tp.max_seq_len)
-    val_ex = build_examples(val_records, template, tp.max_seq_len) if val_records else []
+    train_ex, skipped = build_examples(train_records, template, tp.max_seq_len, tp.too_long)
+    val_ex = build_examples(val_records, template, tp.max_seq_len, tp.too_long)[0] if val_records else []
     lengths = [len(e.input_ids) for e in train_ex]
 
     # Each process takes every world_size-th batch of the same global order (DDP-style).
@@ -378,7 +406,8 @@ def train(model: nn.Module, template: PromptTemplate, train_records: Sequence[di
                 batch = collate([train_ex[i] for i in micro], pad_id)
                 batch = {k: v.to(device) for k, v in batch.items()}
                 with accelerator.accumulate(loss_model):
-                    loss_sum, count = loss_model(**batch)
+                    with precision.autocast():  # backward runs outside autocast, as recommended
+                        loss_sum, count = loss_model(**batch)
                     accelerator.backward(loss_sum / group_tokens)  # token-weighted mean over the group
                     step_loss += float(loss_sum.detach())
                     step_count += int(count)
@@ -396,7 +425,7 @@ def train(model: nn.Module, template: PromptTemplate, train_records: Sequence[di
                 raise NonFiniteLoss(
                     f"non-finite loss ({last_loss}) or grad norm ({grad_norm}) at step {step + 1}; "
                     f"the last good checkpoint in {ckpt} is kept. Lower the learning rate "
-                    f"(strategies.*.learning_rate) or use float32 (training.dtype)."
+                    f"(strategies.*.learning_rate) or train in fp32 (training.precision)."
                 )
             step += 1
             now = time.perf_counter()
@@ -410,7 +439,7 @@ def train(model: nn.Module, template: PromptTemplate, train_records: Sequence[di
             if tp.checkpoint_every and step % tp.checkpoint_every == 0:
                 checkpoint(epoch, b)
         if val_ex:
-            val = evaluate_loss(loss_model, val_ex, tp.batch_size, pad_id, device)
+            val = evaluate_loss(loss_model, val_ex, tp.batch_size, pad_id, device, precision)
             val_losses.append(val)
             if log_fn and accelerator.is_main_process:
                 log_fn({"val_loss": val}, step)
@@ -426,7 +455,7 @@ def train(model: nn.Module, template: PromptTemplate, train_records: Sequence[di
         steps=step, epochs_run=epoch + 1, final_loss=last_loss, val_losses=val_losses, tokens=tokens_before + tokens,
         tokens_per_s=tokens / max(seconds, 1e-9), seconds=seconds, peak_memory_mb=peak_memory_mb(device),
         resumed_from_step=progress["step"] if progress else None, stopped_early=stopped_early,
-        history=history,
+        history=history, skipped_too_long=skipped,
     )
 
 

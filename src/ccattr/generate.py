@@ -1,14 +1,17 @@
 """Greedy rule generation for held-out clauses, batched with left padding.
 
     >>> rules = generate_rules(model, template, ["4.2.3 The clear width ..."])  # doctest: +SKIP
+    >>> out = generate(model, template, clauses); out[0].text, out[0].stopped   # doctest: +SKIP
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 
+from ccattr.precision import FP32, Precision
 from ccattr.prompts import PromptTemplate
 
 
@@ -18,10 +21,27 @@ def is_oom(err: BaseException) -> bool:
         isinstance(err, RuntimeError) and "out of memory" in str(err).lower())
 
 
-@torch.inference_mode()
+@dataclass(frozen=True)
+class Generated:
+    """One generated rule: its text, verbatim, and whether the model ended it (``stopped``)
+    rather than running into ``max_new_tokens`` (a cut rule)."""
+
+    text: str
+    stopped: bool
+
+
 def generate_rules(model, template: PromptTemplate, clauses: Sequence[str], max_new_tokens: int = 96,
-                   batch_size: int = 16, min_new_tokens: int = 0) -> list[str]:
-    """Greedy-decode one rule per clause. A batch that runs out of memory is split and retried."""
+                   batch_size: int = 16, min_new_tokens: int = 0, precision: Precision = FP32) -> list[str]:
+    """Greedy-decode one rule per clause (:func:`generate`, texts only)."""
+    return [g.text for g in generate(model, template, clauses, max_new_tokens, batch_size, min_new_tokens,
+                                     precision)]
+
+
+@torch.inference_mode()
+def generate(model, template: PromptTemplate, clauses: Sequence[str], max_new_tokens: int = 96,
+             batch_size: int = 16, min_new_tokens: int = 0, precision: Precision = FP32) -> list[Generated]:
+    """Greedy-decode one rule per clause, under ``precision`` (bf16 autocast for ``bf16-mixed``).
+    A batch that runs out of memory is split and retried."""
     tok = template.tokenizer
     pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
     end_ids = sorted({template.end_token_id, tok.eos_token_id} - {None})
@@ -33,7 +53,7 @@ def generate_rules(model, template: PromptTemplate, clauses: Sequence[str], max_
     prompts = [template.encode_prompt(c) for c in clauses]
     # Sort by length so that batches hold similar lengths; restore the order at the end.
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    out: dict[int, str] = {}
+    out: dict[int, Generated] = {}
 
     def run(idx: list[int]) -> None:
         width = max(len(prompts[i]) for i in idx)
@@ -44,9 +64,10 @@ def generate_rules(model, template: PromptTemplate, clauses: Sequence[str], max_
             ids[row, width - len(p):] = torch.tensor(p)
             mask[row, width - len(p):] = 1
         try:
-            gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
-                                 max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens or None,
-                                 eos_token_id=end_ids, pad_token_id=pad_id, suppress_tokens=suppress)
+            with precision.autocast():
+                gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
+                                     max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens or None,
+                                     eos_token_id=end_ids, pad_token_id=pad_id, suppress_tokens=suppress)
         except (torch.OutOfMemoryError, RuntimeError) as err:
             if not is_oom(err) or len(idx) == 1:
                 raise
@@ -60,7 +81,7 @@ def generate_rules(model, template: PromptTemplate, clauses: Sequence[str], max_
             new = gen[row, width:].tolist()
             cut = next((k for k, t in enumerate(new) if t in end_ids), len(new))
             # Kept verbatim: attribution teacher-forces exactly what the model wrote.
-            out[i] = tok.decode(new[:cut], skip_special_tokens=True)
+            out[i] = Generated(tok.decode(new[:cut], skip_special_tokens=True), cut < len(new))
 
     for start in range(0, len(order), batch_size):
         run(order[start:start + batch_size])

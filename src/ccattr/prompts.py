@@ -14,6 +14,7 @@ so the rule tokens are identical whether the model is trained, generating or att
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 _SLOT = "\x00CLAUSE\x00"
@@ -43,9 +44,10 @@ class PromptTemplate:
             return tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         return f"{self.system}\n\n{user}\nRule: "
 
-    @property
+    @cached_property
     def end_token_id(self) -> int:
-        """Token that ends the rule: the chat turn's end (``<|im_end|>``) or EOS."""
+        """Token that ends the rule: the chat turn's end (``<|im_end|>``) or EOS. Cached: building
+        the vocabulary dict takes ~40 ms, and every rule encoded asks for it."""
         tok = self.tokenizer
         vocab = tok.get_vocab()
         for candidate in ("<|im_end|>", "<|eot_id|>", "<end_of_turn>"):

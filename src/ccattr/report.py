@@ -30,8 +30,9 @@ import pandas as pd  # noqa: E402
 from matplotlib.cm import ScalarMappable  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
 
-from ccattr import stats  # noqa: E402
+from ccattr import lrml_fscore, stats  # noqa: E402
 from ccattr.io import atomic_dir, atomic_write_text  # noqa: E402
+from ccattr.metrics import QUALITY_LABELS  # noqa: E402
 
 STRATEGY_COLORS = {"fft": "#0072B2", "lora": "#E69F00", "qlora": "#009E73", "hybrid": "#CC79A7"}
 """Okabe-Ito colours (colour-blind safe), one per strategy, in every figure."""
@@ -152,13 +153,15 @@ def fig_category_shares(means: pd.DataFrame, categories: Sequence[str] = stats.K
     return fig
 
 
-def fig_similarity(similarity: pd.DataFrame, plateau_summary: pd.DataFrame | None,
+def fig_similarity(by_scale: pd.DataFrame, plateau_summary: pd.DataFrame | None,
                    gains: pd.DataFrame | None, gain_threshold: float | None,
-                   confidence: float = 0.95) -> plt.Figure | None:
-    """Mean rule similarity vs scale per strategy with CIs and the plateau marked; right panel:
-    the gain per doubling of parameters between consecutive scales, with the threshold."""
-    if similarity is None or similarity.empty:
+                   confidence: float = 0.95, label: str = "rule similarity") -> plt.Figure | None:
+    """Mean rule quality (the plateau analysis' metric, ``label``) vs scale per strategy with
+    CIs and the plateau marked; right panel: the gain per doubling of parameters between
+    consecutive scales, with the threshold. ``by_scale``: the ``plateau_by_scale`` table."""
+    if by_scale is None or by_scale.empty:
         return None
+    similarity = by_scale.rename(columns={"mean": "similarity"})
     has_gains = gains is not None and not gains.empty
     fig, axes = plt.subplots(1, 2 if has_gains else 1, figsize=(11 if has_gains else 6, 4),
                              squeeze=False, dpi=DPI)
@@ -186,8 +189,8 @@ def fig_similarity(similarity: pd.DataFrame, plateau_summary: pd.DataFrame | Non
     if marked:
         ax.scatter([], [], marker="*", s=160, color="white", edgecolor="black",
                    label="plateau starts")
-    ax.set_ylabel("mean rule similarity (cosine)")
-    ax.set_title(f"Rule similarity vs scale ({confidence:.0%} CI)", fontsize=10)
+    ax.set_ylabel(f"mean {label}")
+    ax.set_title(f"{label[0].upper() + label[1:]} vs scale ({confidence:.0%} CI)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     if has_gains:
@@ -215,7 +218,7 @@ def fig_similarity(similarity: pd.DataFrame, plateau_summary: pd.DataFrame | Non
         ax2.set_xticks(range(len(order)))
         ax2.set_xticklabels(order)
         ax2.set_xlabel("step between consecutive scales")
-        ax2.set_ylabel("similarity gain per doubling")
+        ax2.set_ylabel(f"{label} gain per doubling")
         ax2.set_title("Marginal gain per doubling of parameters", fontsize=10)
         ax2.grid(axis="y", alpha=0.3)
         ax2.legend(fontsize=8, loc="best")
@@ -585,11 +588,23 @@ two strategies' labels within clauses.</dd>
 Spearman's rho of the category share against log(parameters), with a bootstrap CI over clauses.
 Holm correction within the claim-2 family (numbers and rule identifiers) and, separately,
 within the exploratory rest.</dd>
-<dt>Plateau</dt><dd>Gain in mean rule similarity per doubling of parameters between
+<dt>Rule quality</dt><dd>Cosine similarity of sentence embeddings (all-MiniLM-L6-v2), exact
+match of the canonical forms in the rule notation, normalized edit distance, parse rate in the
+notation, the LRML F-score of Fuchs et al. (element-wise precision and recall of the rule's
+terms and their words, entities weighted twice; the corpus F is the harmonic mean of the mean
+precision and mean recall) and corpus BLEU (sacrebleu).</dd>
+<dt>Plateau</dt><dd>Gain in mean {QUALITY_LABELS.get(summary.get('quality_metric') or 'similarity')}
+per doubling of parameters between
 consecutive scales, with bootstrap CIs. The plateau scale is the first scale after which every
 step's gain is below {summary.get('plateau_gain')} and its CI covers zero. Such a plateau is
 <i>confirmed</i> only if every later CI's upper bound is also below the threshold (a small test
 set can look flat for lack of precision).</dd>
+<dt>Power</dt><dd>Beside each test, the smallest effect it detects with 80% power at its n, in the
+unit of its effect size, by simulation under the same scipy test (<code>ccattr.power</code>; Holm
+families at alpha / family size). A non-significant test whose detectable effect exceeds a medium
+one (rank-biserial r 0.5, Kendall's W 0.3, within-clause Spearman rho 0.5, moving 10 points of
+attribution between two categories) is <i>inconclusive</i>; one that could have seen a medium effect
+is <i>no effect</i>.</dd>
 <dt>Conventions</dt><dd>Significance at alpha = {alpha}; confidence intervals are
 {(1 - alpha) * 100:.0f}% percentile bootstraps resampling clauses
 ({summary.get('n_bootstrap')} resamples; {summary.get('n_permutations')} permutations).
@@ -643,9 +658,10 @@ def build_report(compare_dir: str | Path = "results/compare",
         shares_means = stats.category_shares(long_df, n_bootstrap=200).means
     pngs["category_share_vs_scale"] = _maybe(fig_category_shares(
         shares_means, confidence=1 - alpha))
+    quality = QUALITY_LABELS.get(summary.get("quality_metric") or "similarity", "rule similarity")
     pngs["similarity_vs_scale"] = _maybe(fig_similarity(
-        t("similarity"), t("plateau"), t("plateau_gains"), summary.get("plateau_gain"),
-        confidence=1 - alpha))
+        t("plateau_by_scale"), t("plateau"), t("plateau_gains"), summary.get("plateau_gain"),
+        confidence=1 - alpha, label=quality))
     heat_scale, picks = pick_heatmap_clauses(long_df, n_heatmaps)
     heat_html = []
     for k, pick in enumerate(picks, start=1):
@@ -689,11 +705,25 @@ def build_report(compare_dir: str | Path = "results/compare",
         ("Strategy", strat()), ("Scale", lab), ("n", lambda r: _f(r.get("n"), ".0f")),
         ("Mean similarity [CI]", lambda r: _f(r.get("similarity")) + _ci(r)),
         ("Median", lambda r: _f(r.get("median")))]
-    for c, h in (("exact_match", "Exact match"), ("edit_distance", "Edit distance"),
-                 ("parses", "Parse rate")):
+    for c, h, fmt in (("exact_match", "Exact match", ".3f"), ("edit_distance", "Edit distance", ".3f"),
+                      ("parses", "Parse rate", ".3f"), ("lrml_precision", "LRML P", ".1f"),
+                      ("lrml_recall", "LRML R", ".1f"), ("lrml_f_score", "LRML F", ".1f"),
+                      ("corpus_bleu", "BLEU", ".1f")):
         if c in t("similarity").columns:
-            sim_cols.append((h, lambda r, c=c: _f(r.get(c))))
+            sim_cols.append((h, lambda r, c=c, fmt=fmt: _f(r.get(c), fmt)))
     sim_cols.append(runs_col)
+    published = ""
+    if "lrml_f_score" in t("similarity").columns:
+        published = ("<h3>Published LRML F-scores on the NZBC data, for comparison</h3>"
+                     + _table(pd.DataFrame(lrml_fscore.PUBLISHED), [
+                         ("System", lambda r: _esc(r["system"])), ("Split", lambda r: _esc(r["split"])),
+                         ("LRML F", lambda r: _esc(r["f"]))])
+                     + "<p class='muted'>Fuchs et al. (T5 baselines: three runs each; GPT-4 with "
+                       "retrieved examples). LRML F here is computed as their scorer computes it "
+                       "(<code>ccattr.lrml_fscore</code>), on the rules as the corpus writes them; "
+                       "their models were scored on a spaced form of the rules, so compare with "
+                       "care. Comparable only on their data and split (profile "
+                       "<code>profiles/nzbc-lrml.yaml</code>).</p>")
 
     plateau_cols: list[Column] = [
         ("Strategy", strat()), ("Scales", lambda r: _f(r.get("n_scales"), ".0f")),
@@ -715,7 +745,13 @@ def build_report(compare_dir: str | Path = "results/compare",
          + _ci(r, fmt="+.4f")),
         ("Below threshold", lambda r: "yes" if r.get("below_threshold") in (True, "True")
          else "no"),
-        ("CI covers 0", lambda r: "yes" if r.get("ci_covers_zero") in (True, "True") else "no")]
+        ("CI covers 0", lambda r: "yes" if r.get("ci_covers_zero") in (True, "True") else "no"),
+        ("Detectable gain at 80% power", lambda r: _f(r.get("mde"), ".4f"))]
+
+    power_cols: list[Column] = [
+        ("Detectable at 80% power", lambda r: ("\u2265 " + _f(r.get("mde"), ".3g")) if not _isnan(r.get("mde"))
+         else "\u2013"),
+        ("Verdict", lambda r: _txt(r.get("verdict")))]
 
     def medians(r: dict) -> str:
         names = _txt(r.get("strategies")).split(",")
@@ -730,7 +766,7 @@ def build_report(compare_dir: str | Path = "results/compare",
         ("p", lambda r: _p(r.get("p"), alpha)),
         ("Effect [CI]", lambda r: f"{_txt(r.get('effect_name'))} "
          f"{_f(r.get('effect_size'))}{_ci(r)}"),
-        ("Medians", medians), ("Note", lambda r: _txt(r.get("note"))), runs_col]
+        ("Medians", medians), *power_cols, ("Note", lambda r: _txt(r.get("note"))), runs_col]
     pair_cols: list[Column] = [
         ("Scale", lab), ("Metric", lambda r: _esc(stats.METRIC_LABELS.get(r.get("metric"),
                                                                           r.get("metric")))),
@@ -743,7 +779,7 @@ def build_report(compare_dir: str | Path = "results/compare",
         ("p", lambda r: _p(r.get("p"), alpha)), ("p (Holm)", lambda r: _p(r.get("p_holm"),
                                                                           alpha)),
         ("r (A \u2212 B) [CI]", lambda r: _f(r.get("r"), "+.2f") + _ci(r, fmt="+.2f")),
-        ("Note", lambda r: _txt(r.get("note"))), runs_col]
+        *power_cols, ("Note", lambda r: _txt(r.get("note"))), runs_col]
     div_cols: list[Column] = [
         ("Scale", lab),
         ("A vs B", lambda r: _esc(f"{stats.strategy_label(str(r.get('a')))} vs "
@@ -753,7 +789,7 @@ def build_report(compare_dir: str | Path = "results/compare",
         ("Category-profile JSD", lambda r: _f(r.get("category_jsd"), ".4f")),
         ("p (permutation)", lambda r: _p(r.get("p"), alpha)),
         ("p (Holm)", lambda r: _p(r.get("p_holm"), alpha)),
-        ("Note", lambda r: _txt(r.get("note"))), runs_col]
+        *power_cols, ("Note", lambda r: _txt(r.get("note"))), runs_col]
 
     def shares_by_scale(r: dict) -> str:
         sc = ("" if _isnan(r.get("scales")) else str(r.get("scales"))).split(",")
@@ -765,7 +801,9 @@ def build_report(compare_dir: str | Path = "results/compare",
         ("Strategy", strat()),
         ("Category", lambda r: _esc(stats.CATEGORY_LABELS.get(r.get("category"),
                                                                r.get("category")))),
-        ("Family", lambda r: _txt(r.get("family"))),
+        ("Holm family", lambda r: _txt(r.get("family"))),
+        ("Models", lambda r: _txt(r.get("model_family")) + (" (across families: size and family confounded)"
+                                                             if r.get("cross_family") in (True, "True") else "")),
         ("n", lambda r: _f(r.get("n"), ".0f")), ("Mean share by scale", shares_by_scale),
         ("Spearman rho [CI]", lambda r: _f(r.get("rho"), "+.2f") + _ci(r, fmt="+.2f")),
         ("p (Spearman)", lambda r: _p(r.get("p_spearman"), alpha)),
@@ -773,7 +811,7 @@ def build_report(compare_dir: str | Path = "results/compare",
         ("p (Page, rising)", lambda r: _p(r.get("p_page_increasing"), alpha)),
         ("p (Page, two-sided)", lambda r: _p(r.get("p_page"), alpha)),
         ("p (Holm)", lambda r: _p(r.get("p_holm"), alpha)),
-        ("Note", lambda r: _txt(r.get("note"))), runs_col]
+        *power_cols, ("Note", lambda r: _txt(r.get("note"))), runs_col]
     share_cols: list[Column] = [
         ("Strategy", strat()), ("Scale", lab),
         ("Category", lambda r: _esc(stats.CATEGORY_LABELS.get(r.get("category"),
@@ -801,15 +839,21 @@ def build_report(compare_dir: str | Path = "results/compare",
          "are generated from the numbers below; \u201csignificant\u201d means below alpha = "
          f"{alpha} after Holm correction. Claim verdicts: <i>supported</i> (every test "
          "agrees), <i>partly supported</i>, <i>not supported</i> (no significant effect), "
-         "<i>contradicted</i> (significant in the opposite direction).</p>"),
+         "<i>contradicted</i> (significant in the opposite direction), <i>inconclusive</i> (no "
+         "significant effect, but the tests could not have detected a medium one: more clauses "
+         "needed; <code>ccattr plan clauses</code> says how many).</p>"),
         ("corpus", "Corpus", _corpus_section(validation_summary)),
-        ("similarity", "Rule similarity and the plateau (claim 3)",
+        ("similarity", "Rule quality and the plateau (claim 3)",
          _fig_html("similarity_vs_scale", pngs["similarity_vs_scale"],
-                   "Left: mean cosine similarity between generated and reference rules per "
-                   "strategy and scale; the star marks where a plateau starts. Right: gain per "
-                   "doubling of parameters between consecutive scales; the dashed line is the "
-                   "plateau threshold.")
-         + "<h3>Similarity per strategy and scale</h3>" + _table(t("similarity"), sim_cols)
+                   f"Left: mean {_esc(quality)} between generated and reference rules per "
+                   "strategy and scale (<code>statistics.quality_metric</code>); the star marks "
+                   "where a plateau starts. Right: gain per doubling of parameters between "
+                   "consecutive scales; the dashed line is the plateau threshold.")
+         + f"<h3>Rule quality per strategy and scale</h3><p class='muted'>Rules in the "
+         f"<b>{_esc(summary.get('notation') or 'ccattr')}</b> notation; similarity, exact match, "
+         "edit distance and parse rate are means over clauses; LRML P/R/F and BLEU are "
+         "corpus-level, &times; 100, as published.</p>"
+         + _table(t("similarity"), sim_cols) + published
          + "<h3>Plateau per strategy</h3>" + _table(t("plateau"), plateau_cols)
          + _details("Gain per doubling, step by step", _table(t("plateau_gains"), gains_cols))),
         ("focus", "Attribution focus by strategy (claim 1)",
@@ -845,7 +889,8 @@ def build_report(compare_dir: str | Path = "results/compare",
     n_eval = eval_df["clause_id"].nunique() if not eval_df.empty else 0
     setup = (f"strategies: {', '.join(stats.strategy_label(s) for s in summary.get('strategies', []))}"
              f" &middot; scales: {', '.join(_esc(s['label']) for s in summary.get('scales', []))}"
-             f" &middot; {n_eval} evaluated clauses, {n_clauses} attributed clauses")
+             f" &middot; {n_eval} evaluated clauses, {n_clauses} attributed clauses"
+             f" &middot; rule notation: {_esc(summary.get('notation') or 'ccattr')}")
     page = _PAGE.substitute(generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
                             setup=setup, nav=nav, body=body)
     path = out / "index.html"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
+import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -20,6 +23,9 @@ EVAL_DIR = Path("results/eval")
 ATTR_DIR = Path("results/attributions")
 COMPARE_DIR = Path("results/compare")
 VALIDATED_DIR = Path("data/validated")
+#: Where corpus files may live: the folders the validate_corpus stage depends on in dvc.yaml
+#: (data/corpus: the project's own corpus, in git; data/external: imported corpora, git-ignored).
+CORPUS_DIRS = (Path("data/corpus"), Path("data/external"))
 REPORT_DIR = Path("reports")
 CACHE_DIR = Path(".cache")
 
@@ -48,3 +54,33 @@ def init_stage(name: str) -> Params:
         torch.set_num_threads(params.training.num_threads)
     seed_everything(params.seed)
     return params
+
+
+#: Set by ``benchmarks/cpu_stack.py``: a stage exits at :func:`first_work`, so that its start-up
+#: (interpreter, imports, model load, MLflow) is timed without the work.
+STOP_AT_FIRST_WORK = "CCATTR_STOP_AT_FIRST_WORK"
+
+
+def _process_start() -> float:
+    """When this process started (epoch seconds): psutil's reading, which counts the
+    interpreter's own start-up and every import before this module."""
+    try:
+        import psutil
+
+        return psutil.Process().create_time()
+    except Exception:  # noqa: BLE001 (a reading we can live without)
+        return _IMPORTED
+
+
+_IMPORTED = time.time()
+
+
+def first_work(stage: str) -> float:
+    """Mark where ``stage``'s real work begins; log (and return) the start-up time so far. With
+    ``CCATTR_STOP_AT_FIRST_WORK=1`` in the environment the process prints it as JSON and exits."""
+    elapsed = time.time() - _process_start()
+    logging.getLogger("ccattr.runtime").info("start-up: %.1f s to first work", elapsed)
+    if os.environ.get(STOP_AT_FIRST_WORK):
+        print(json.dumps({"stage": stage, "startup_s": round(elapsed, 3)}), file=sys.stderr, flush=True)
+        os._exit(0)  # skip atexit hooks: nothing was produced, nothing needs flushing
+    return elapsed

@@ -7,7 +7,8 @@ The claims, each supported or refuted by the numbers, never assumed:
    per-clause entropy, Gini and top-k share).
 2. **Scale** - as models grow, more attribution goes to numeric constraints and rule
    identifiers (:func:`category_shares`, :func:`scale_trend`).
-3. **Plateau** - rule similarity gains flatten beyond some scale (:func:`plateau`).
+3. **Plateau** - rule-quality gains (similarity by default, ``statistics.quality_metric``)
+   flatten beyond some scale (:func:`plateau`).
 
 :func:`run_comparison` runs all of them over the pipeline's tables and returns tables plus a
 JSON-able summary; :func:`findings` turns the summary into plain sentences.
@@ -39,6 +40,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as st
 from scipy.spatial.distance import jensenshannon
+
+from ccattr import power
+from ccattr.metrics import CORPUS_METRICS, QUALITY_LABELS
 
 STRATEGY_ORDER = ("fft", "lora", "qlora", "hybrid")
 STRATEGY_LABELS = {"fft": "FFT", "lora": "LoRA", "qlora": "QLoRA", "hybrid": "Hybrid"}
@@ -423,13 +427,19 @@ class Divergence:
     per_clause: pd.DataFrame
     note: str = ""
     run_ids: str = ""
+    mde: float = math.nan
+    """Smallest category-profile JSD the test detects with 80% power (:func:`ccattr.power.divergence_mde`)."""
+    medium: float = math.nan
+    """The category-profile JSD of moving 10 points of attribution between the two largest
+    categories: the "medium" effect this test's verdict is read against."""
 
     def row(self) -> dict[str, Any]:
         return {"scale": self.scale, "n_params": self.n_params, "a": self.strategy_a,
                 "b": self.strategy_b, "n": self.n, "mean_jsd": self.mean_jsd,
                 "ci_low": self.ci_low, "ci_high": self.ci_high,
                 "category_jsd": self.statistic, "p": self.p,
-                "n_permutations": self.n_permutations, "note": self.note,
+                "n_permutations": self.n_permutations, "mde": self.mde, "medium": self.medium,
+                "note": self.note,
                 "run_ids": self.run_ids}
 
 
@@ -449,7 +459,8 @@ def _normalize_rows(m: np.ndarray) -> tuple[np.ndarray, int]:
 
 def distribution_divergence(long_df: pd.DataFrame, strategy_a: str, strategy_b: str, scale: str,
                             n_permutations: int = 1000, seed: int = 0, *,
-                            n_bootstrap: int = 1000, confidence: float = 0.95) -> Divergence:
+                            n_bootstrap: int = 1000, confidence: float = 0.95,
+                            mde_alpha: float | None = None) -> Divergence:
     """Do two strategies put attribution on *different* words of the same clauses?
 
     Per clause, the two ``norm_score`` distributions are aligned by ``unit_index`` (a unit
@@ -537,8 +548,19 @@ def distribution_divergence(long_df: pd.DataFrame, strategy_a: str, strategy_b: 
         moved = swaps @ diff
         null = _jsd((sa - moved) / n, (sb + moved) / n)
         p = float((1 + np.sum(null >= observed * (1 - 1e-9))) / (1 + n_permutations))
+    mde = medium = math.nan
+    if mde_alpha is not None and n >= 5 and len(cat_names) >= 2:
+        from ccattr.power import divergence_mde
+
+        profile = (sa + sb) / (2 * n)
+        mde = divergence_mde(diff, profile, alpha=mde_alpha, seed=seed)
+        top = np.argsort(-profile)[:2]
+        shift = np.zeros_like(profile)
+        shift[top] = (-0.05, 0.05)
+        medium = float(_jsd(np.clip(profile + shift, 0, None), np.clip(profile - shift, 0, None)))
     return Divergence(scale, n_params, strategy_a, strategy_b, n, mean_jsd, lo, hi, observed, p,
-                      n_permutations, per_clause, note="; ".join(notes), run_ids=run_ids)
+                      n_permutations, per_clause, note="; ".join(notes), run_ids=run_ids,
+                      mde=mde, medium=medium)
 
 
 # --------------------------------------------------------------------------- claim 2: scale
@@ -628,6 +650,8 @@ class ScaleTrend:
     p_page_increasing: float
     p_page: float
     """Two-sided Page p-value: ``min(1, 2 * min(p_increasing, p_decreasing))``."""
+    rho_within: float = math.nan
+    """Mean within-clause Spearman rho of share vs scale order: the effect Page's L measures."""
     note: str = ""
     run_ids: str = ""
 
@@ -639,6 +663,7 @@ class ScaleTrend:
                 "rho": self.rho, "ci_low": self.ci_low, "ci_high": self.ci_high,
                 "p_spearman": self.p_spearman, "page_L": self.page_L,
                 "p_page_increasing": self.p_page_increasing, "p_page": self.p_page,
+                "rho_within": self.rho_within,
                 "note": self.note, "run_ids": self.run_ids}
 
 
@@ -708,7 +733,7 @@ def scale_trend(long_df: pd.DataFrame, category: str, strategy: str, n_bootstrap
         rho, p_s = float(res.statistic), float(res.pvalue)
         boots = _spearman_rows(x, y[_boot_idx(rng, n, n_bootstrap)].reshape(n_bootstrap, -1))
         lo, hi = _ci(boots, alpha_ci)
-    page_l = p_inc = p_two = nan
+    page_l = p_inc = p_two = rho_within = nan
     if k < 3:
         notes.append(f"Page's test needs >= 3 scales, got {k}")
     elif n < 2:
@@ -720,8 +745,12 @@ def scale_trend(long_df: pd.DataFrame, category: str, strategy: str, n_bootstrap
         dec = st.page_trend_test(y[:, ::-1])
         page_l, p_inc = float(inc.statistic), float(inc.pvalue)
         p_two = float(min(1.0, 2 * min(inc.pvalue, dec.pvalue)))
+        ranks = st.rankdata(y, axis=1) - (k + 1) / 2
+        order = np.arange(k) - (k - 1) / 2
+        denom = np.sqrt((ranks ** 2).sum(axis=1) * (order ** 2).sum())
+        rho_within = float(np.mean(np.where(denom > 0, ranks @ order / np.where(denom > 0, denom, 1), 0.0)))
     return ScaleTrend(**base, rho=rho, ci_low=lo, ci_high=hi, p_spearman=p_s, page_L=page_l,
-                      p_page_increasing=p_inc, p_page=p_two, note="; ".join(notes))
+                      p_page_increasing=p_inc, p_page=p_two, rho_within=rho_within, note="; ".join(notes))
 
 
 # --------------------------------------------------------------------------- claim 3: plateau
@@ -748,8 +777,11 @@ def _clause_col(df: pd.DataFrame) -> str:
 
 
 def plateau(similarity_df: pd.DataFrame, n_bootstrap: int = 1000, gain_threshold: float = 0.01,
-            seed: int = 0, *, confidence: float = 0.95) -> Plateau:
-    """Do rule-similarity gains flatten beyond some scale? One verdict per strategy.
+            seed: int = 0, *, confidence: float = 0.95, metric: str = "similarity") -> Plateau:
+    """Do rule-quality gains flatten beyond some scale? One verdict per strategy.
+
+    ``metric`` is the per-clause quality column (``statistics.quality_metric``: similarity by
+    default, or ``lrml_f``, ``bleu``, ``exact_match``, ``edit_similarity``; all in [0, 1]).
 
     For each strategy, scales are ordered by parameter count; the mean similarity per scale
     gets a bootstrap CI over clauses. Between consecutive scales, the *gain per doubling* is
@@ -768,12 +800,13 @@ def plateau(similarity_df: pd.DataFrame, n_bootstrap: int = 1000, gain_threshold
     rng = np.random.default_rng(seed)
     ccol = _clause_col(similarity_df)
     by_rows, gain_rows, summ_rows = [], [], []
-    df = similarity_df.dropna(subset=["similarity"])
+    df = similarity_df.assign(**{metric: pd.to_numeric(similarity_df[metric], errors="coerce")}) \
+        .dropna(subset=[metric])
     for strategy in _strategy_sort(df["strategy"].unique()):
         g = df[df["strategy"] == strategy]
         scales = _scale_order(g)
         sizes = g.groupby("scale")["n_params"].first()
-        samples = {s: g[g["scale"] == s].groupby(ccol)["similarity"].mean() for s in scales}
+        samples = {s: g[g["scale"] == s].groupby(ccol)[metric].mean() for s in scales}
         common = set.intersection(*(set(v.index) for v in samples.values())) if scales else set()
         paired = all(len(v) == len(common) for v in samples.values()) and len(common) > 0
         boot_means: dict[str, np.ndarray] = {}
@@ -888,7 +921,7 @@ def load_eval(eval_dir: str | Path) -> pd.DataFrame:
         if not pred.exists():
             continue
         rows = pd.read_json(pred, lines=True, dtype={"id": str})
-        for key in ("strategy", "scale", "n_params", "run_id"):
+        for key in ("strategy", "scale", "n_params", "family", "run_id", *CORPUS_METRICS):
             rows[key] = meta.get(key)
         rows["clause_id"] = rows["id"].astype(str) if "id" in rows.columns else rows.index.astype(str)
         frames.append(rows)
@@ -905,7 +938,8 @@ def _similarity_table(eval_df: pd.DataFrame, n_bootstrap: int, seed: int,
                       confidence: float) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
-    extra = [c for c in ("exact_match", "edit_distance", "parses") if c in eval_df.columns]
+    extra = [c for c in ("exact_match", "edit_distance", "parses", "lrml_f", "bleu", *CORPUS_METRICS)
+             if c in eval_df.columns and eval_df[c].notna().any()]
     for strategy in _strategy_sort(eval_df["strategy"].dropna().unique()):
         g = eval_df[eval_df["strategy"] == strategy]
         for scale in _scale_order(g):
@@ -993,15 +1027,17 @@ def run_comparison(long_df: pd.DataFrame, clause_df: pd.DataFrame, eval_df: pd.D
     long_scales = _scale_order(long_df) if len(long_df) else []
     for scale in long_scales:
         present = _strategy_sort(long_df.loc[long_df["scale"] == scale, "strategy"].unique())
+        pairs = list(combinations(present, 2))
         rows = [distribution_divergence(long_df, a, b, scale, nperm, seed, n_bootstrap=nb,
-                                        confidence=conf).row()
-                for a, b in combinations(present, 2)]
+                                        confidence=conf, mde_alpha=alpha / max(1, len(pairs))).row()
+                for a, b in pairs]
         for r, ph in zip(rows, holm([r["p"] for r in rows]), strict=True):
             r["p_holm"] = ph
+            r["verdict"] = power.verdict(ph, alpha, r["mde"], r["medium"])
         div_rows += rows
     tables["divergence"] = pd.DataFrame(div_rows, columns=[
         "scale", "n_params", "a", "b", "n", "mean_jsd", "ci_low", "ci_high", "category_jsd", "p",
-        "p_holm", "n_permutations", "note", "run_ids"])
+        "p_holm", "n_permutations", "mde", "medium", "verdict", "note", "run_ids"])
 
     if len(long_df):
         shares = category_shares(long_df, n_bootstrap=nb, seed=seed, confidence=conf)
@@ -1009,13 +1045,25 @@ def run_comparison(long_df: pd.DataFrame, clause_df: pd.DataFrame, eval_df: pd.D
         cats = list(categories) if categories is not None else sorted(
             shares.per_clause["category"].unique(),
             key=lambda c: (CATEGORIES.index(c) if c in CATEGORIES else 99, c))
+        # Scales of different model families differ in more than size: a trend across families
+        # confounds the two, so it is flagged, and each family with >= 3 scales gets its own.
+        fam_of = (long_df.groupby("scale")["family"].first().dropna().astype(str).to_dict()
+                  if "family" in long_df.columns else {})
+        families = sorted(set(fam_of.values()))
+        subsets = [("+".join(families) or "unknown", None)]
+        if len(families) > 1:
+            subsets += [(f, [sc for sc, g in fam_of.items() if g == f]) for f in families
+                        if sum(g == f for g in fam_of.values()) >= 3]
         trends = []
         for strategy in _strategy_sort(long_df["strategy"].unique()):
             for cat in cats:
-                res = scale_trend(shares.per_clause, cat, strategy, nb, seed, confidence=conf)
-                row = res.row()
-                row["run_ids"] = _run_ids(long_df, long_df["strategy"] == strategy)
-                trends.append(row)
+                for fam, scales_in in subsets:
+                    pc = shares.per_clause if scales_in is None else \
+                        shares.per_clause[shares.per_clause["scale"].isin(scales_in)]
+                    res = scale_trend(pc, cat, strategy, nb, seed, confidence=conf)
+                    row = {**res.row(), "model_family": fam, "cross_family": scales_in is None and len(families) > 1}
+                    row["run_ids"] = _run_ids(long_df, long_df["strategy"] == strategy)
+                    trends.append(row)
         trend_df = pd.DataFrame(trends)
         if len(trend_df):
             # two Holm families: the claim-2 tests (numbers, rule ids) and the exploratory rest
@@ -1033,12 +1081,17 @@ def run_comparison(long_df: pd.DataFrame, clause_df: pd.DataFrame, eval_df: pd.D
         tables["trends"] = pd.DataFrame()
 
     if len(eval_df):
-        pl = plateau(eval_df, nb, params.plateau_gain, seed, confidence=conf)
+        if params.quality_metric not in eval_df.columns:
+            raise ValueError(f"statistics.quality_metric {params.quality_metric!r}: the evaluation tables "
+                             f"have no such column (rerun evaluate)")
+        pl = plateau(eval_df, nb, params.plateau_gain, seed, confidence=conf, metric=params.quality_metric)
         tables["plateau_by_scale"], tables["plateau_gains"], tables["plateau"] = (
             pl.by_scale, pl.gains, pl.summary)
     else:
         for k in ("plateau_by_scale", "plateau_gains", "plateau"):
             tables[k] = pd.DataFrame()
+
+    _add_power(tables, alpha)
 
     # scale labels from every table that knows the parameter counts
     sizes: dict[str, int] = {}
@@ -1055,6 +1108,8 @@ def run_comparison(long_df: pd.DataFrame, clause_df: pd.DataFrame, eval_df: pd.D
     summary: dict[str, Any] = {
         "alpha": alpha, "n_bootstrap": nb, "n_permutations": nperm,
         "plateau_gain": params.plateau_gain, "seed": seed,
+        "quality_metric": params.quality_metric,
+        "notation": _notation(eval_df),
         "top_k_fraction": top_k_fraction, "metrics": list(metrics),
         "strategies": strategies, "scales": scale_list,
         **{name: _records(df) for name, df in tables.items()
@@ -1063,6 +1118,49 @@ def run_comparison(long_df: pd.DataFrame, clause_df: pd.DataFrame, eval_df: pd.D
     }
     summary["claims"] = _claims(summary)
     return tables, _nan_to_none(summary)
+
+
+def _notation(eval_df: pd.DataFrame) -> str | None:
+    if "notation" not in eval_df.columns or not len(eval_df):
+        return None
+    from ccattr import notations
+
+    return notations.label(eval_df.drop_duplicates("clause_id")["notation"].dropna())
+
+
+def _nan(v: Any) -> float:
+    return math.nan if v is None or pd.isna(v) else float(v)
+
+
+def _add_power(tables: dict[str, pd.DataFrame], alpha: float) -> None:
+    """Beside every test, the smallest effect it detects with 80% power at its n (``mde``, in the
+    unit of its effect size; :mod:`ccattr.power`) and a ``verdict``: significant, no effect (a
+    medium effect would have been seen) or inconclusive. A Holm family of m tests is powered at
+    alpha / m, the level its first step uses (conservative)."""
+    pw = tables.get("pairwise")
+    if pw is not None and len(pw):
+        m = pw.groupby(["scale", "metric"])["a"].transform("size")
+        pw["mde"] = [power.wilcoxon_mde(int(n), alpha / int(k)) for n, k in zip(pw["n"], m, strict=True)]
+        pw["verdict"] = [power.verdict(_nan(p), alpha, _nan(d), power.MEDIUM["rank-biserial r"])
+                         for p, d in zip(pw["p_holm"], pw["mde"], strict=True)]
+    om = tables.get("strategy_tests")
+    if om is not None and len(om):
+        om["mde"] = [power.friedman_mde(int(n), int(k), alpha) if t == "friedman"
+                     else power.wilcoxon_mde(int(n), alpha) if t == "wilcoxon" else math.nan
+                     for n, k, t in zip(om["n"], om["k"], om["test"], strict=True)]
+        om["verdict"] = [power.verdict(_nan(p), alpha, _nan(d), power.MEDIUM.get(str(e)))
+                         for p, d, e in zip(om["p"], om["mde"], om["effect_name"], strict=True)]
+    tr = tables.get("trends")
+    if tr is not None and len(tr) and "family" in tr:
+        m = tr.groupby("family")["category"].transform("size")
+        tr["mde"] = [power.page_mde(int(n), int(k), alpha / int(f))
+                     for n, k, f in zip(tr["n"], tr["n_scales"], m, strict=True)]
+        tr["verdict"] = [power.verdict(_nan(p), alpha, _nan(d), power.MEDIUM["Spearman rho"])
+                         for p, d in zip(tr["p_holm"], tr["mde"], strict=True)]
+    gains = tables.get("plateau_gains")
+    if gains is not None and len(gains):
+        gains["mde"] = [power.gain_mde(_nan(lo), _nan(hi), alpha)
+                        for lo, hi in zip(gains["ci_low"], gains["ci_high"], strict=True)]
 
 
 def plot_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
@@ -1079,15 +1177,15 @@ def plot_tables(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
         w.insert(0, "log2_params", np.log2(w["n_params"].astype(float)))
         return w.sort_values("n_params").reset_index(drop=True)
 
+    # dvc.yaml declares every one of these files: an empty table (header only) when there is no
+    # data (no clause with a number, say), never a missing output
+    empty = pd.DataFrame(columns=["log2_params", "scale", "n_params"])
     sim = tables.get("similarity", pd.DataFrame())
-    if len(sim):
-        out["similarity_vs_scale"] = wide(sim, "similarity")
+    out["similarity_vs_scale"] = wide(sim, "similarity") if len(sim) else empty
     shares = tables.get("category_shares", pd.DataFrame())
-    if len(shares):
-        for category in ("number", "rule_id"):
-            sub = shares[shares["category"] == category]
-            if len(sub):
-                out[f"{category}_share_vs_scale"] = wide(sub, "mean")
+    for category in ("number", "rule_id"):
+        sub = shares[shares["category"] == category] if len(shares) else shares
+        out[f"{category}_share_vs_scale"] = wide(sub, "mean") if len(sub) else empty
     return out
 
 
@@ -1168,10 +1266,12 @@ def _claims(summary: dict[str, Any]) -> dict[str, Any]:
         div = next((d for d in summary.get("divergence", []) if d["scale"] == r["scale"]
                     and {d["a"], d["b"]} == pair), None)
         comps.append({"scale": r["scale"], "label": labels.get(r["scale"], r["scale"]),
-                      "other": other, "tested": r["p_holm"] is not None,
+                      "other": other, "tested": r["p_holm"] is not None, "n": r["n"],
                       "more_focused": _sig(r["p_holm"], alpha) and (r_fft or 0) < 0,
                       "less_focused": _sig(r["p_holm"], alpha) and (r_fft or 0) > 0,
-                      "different": div is not None and _sig(div.get("p_holm"), alpha)})
+                      "different": div is not None and _sig(div.get("p_holm"), alpha),
+                      "focus_verdict": r.get("verdict"), "focus_mde": r.get("mde"),
+                      "divergence_verdict": (div or {}).get("verdict")})
     tested = [c for c in comps if c["tested"]]
     if "fft" not in summary["strategies"] or not others:
         claims["1"] = {"verdict": "not assessable", "reason": "needs FFT and LoRA or QLoRA"}
@@ -1183,10 +1283,13 @@ def _claims(summary: dict[str, Any]) -> dict[str, Any]:
         n_less = sum(c["less_focused"] for c in tested)
         n_diff = sum(c["different"] for c in tested)
         both = sum(c["more_focused"] and c["different"] for c in tested)
+        powered_null = any(c["focus_verdict"] == "no effect" or c["divergence_verdict"] == "no effect"
+                           for c in tested)
         verdict = ("supported" if both == len(tested) else
                    "partly supported" if n_focus or n_diff else
-                   "contradicted" if n_less else "not supported")
+                   "contradicted" if n_less else "not supported" if powered_null else "inconclusive")
         claims["1"] = {"verdict": verdict, "n_comparisons": len(tested),
+                       **_power_range([c["focus_mde"] for c in tested], [c["n"] for c in tested]),
                        "n_scales": len({c["scale"] for c in tested}), "more_focused": n_focus,
                        "less_focused": n_less, "different": n_diff, "both": both,
                        "comparisons": comps}
@@ -1202,8 +1305,10 @@ def _claims(summary: dict[str, Any]) -> dict[str, Any]:
         falling = [r for r in testable if _sig(r["p_holm"], alpha) and (r["rho"] or 0) < 0]
         verdict = ("supported" if len(rising) == len(testable) else
                    "partly supported" if rising else
-                   "contradicted" if falling else "not supported")
+                   "contradicted" if falling else
+                   "not supported" if any(r.get("verdict") == "no effect" for r in testable) else "inconclusive")
         claims["2"] = {"verdict": verdict, "n_tests": len(testable),
+                       **_power_range([r.get("mde") for r in testable], [r["n"] for r in testable]),
                        "rising": [f"{r['strategy']}:{r['category']}" for r in rising],
                        "falling": [f"{r['strategy']}:{r['category']}" for r in falling]}
 
@@ -1213,13 +1318,50 @@ def _claims(summary: dict[str, Any]) -> dict[str, Any]:
         claims["3"] = {"verdict": "not assessable", "reason": "needs >= 3 scales"}
     else:
         found = [r for r in pl if r["pattern"] == "plateau"]
-        verdict = ("supported" if len(found) == len(pl) else
-                   "partly supported" if found else "not supported")
+        confirmed = [r for r in found if r["confirmed"]]
+        # a plateau that the CIs cannot confirm (gains of plateau_gain per doubling not ruled
+        # out) says as much about the sample size as about the models
+        verdict = ("supported" if len(confirmed) == len(pl) else
+                   "partly supported" if confirmed else
+                   "inconclusive" if found or any(r["pattern"] == "flat" for r in pl) else "not supported")
         claims["3"] = {"verdict": verdict, "n_strategies": len(pl),
                        "plateau": {r["strategy"]: r["plateau_scale"] for r in found},
                        "confirmed": [r["strategy"] for r in found if r["confirmed"]],
                        "flat": [r["strategy"] for r in pl if r["pattern"] == "flat"]}
     return claims
+
+
+def _power_range(mdes: list[Any], ns: list[Any]) -> dict[str, Any]:
+    """The detectable effects and clause counts behind a claim's tests, for its sentence."""
+    ok = [float(m) for m in mdes if m is not None and not (isinstance(m, float) and math.isnan(m))]
+    return {"mde_min": min(ok) if ok else None, "mde_max": max(ok) if ok else None,
+            "n_min": min(ns) if ns else None, "n_max": max(ns) if ns else None}
+
+
+def _claim_power(c: dict[str, Any], unit: str, medium: float) -> str:
+    """What the claim's tests could have detected: the difference between "inconclusive" and
+    "not supported"."""
+    lo, hi = c.get("mde_min"), c.get("mde_max")
+    if lo is None:
+        return " Its tests cannot detect any effect at these sample sizes: inconclusive." \
+            if c.get("verdict") == "inconclusive" else ""
+    n = c["n_min"] if c["n_min"] == c["n_max"] else f"{c['n_min']}-{c['n_max']}"
+    span = f"{lo:.2f}" if abs(hi - lo) < 0.005 else f"{lo:.2f}-{hi:.2f}"
+    if c.get("verdict") == "inconclusive":
+        return (f" With n = {n} clauses these tests detect only {unit} \u2265 {span} with 80% power "
+                f"(medium: {medium}): no significant effect, but not evidence of none.")
+    return f" At n = {n} clauses these tests detect {unit} \u2265 {span} with 80% power (medium: {medium})."
+
+
+def _power_text(r: dict[str, Any], unit: str) -> str:
+    """``; inconclusive: with n = 6 this test detects only r >= 0.99`` and the like."""
+    mde, v = r.get("mde"), r.get("verdict")
+    if v == "inconclusive":
+        detect = "no effect at all" if mde is None else f"only {unit} \u2265 {mde:.3g}"
+        return f"; inconclusive: with n = {r['n']} this test detects {detect} with 80% power"
+    if v == "no effect" and mde is not None:
+        return f"; it would have detected {unit} \u2265 {mde:.3g} with 80% power"
+    return ""
 
 
 def _focus_sentence(r: dict[str, Any], summary: dict[str, Any], labels: dict[str, str]) -> str:
@@ -1242,7 +1384,8 @@ def _focus_sentence(r: dict[str, Any], summary: dict[str, Any], labels: dict[str
                 f"(median {metric} {_num(ma)} vs {_num(mb)}, {stats_txt}).")
     short = METRIC_SHORT.get(r["metric"], r["metric"])
     return (f"At {where}, no significant difference in attribution {short} between {a} and "
-            f"{b} (median {_num(r['median_a'])} vs {_num(r['median_b'])}, {stats_txt}).")
+            f"{b} (median {_num(r['median_a'])} vs {_num(r['median_b'])}, {stats_txt}"
+            f"{_power_text(r, '|r|')}).")
 
 
 def findings(summary: dict[str, Any]) -> list[str]:
@@ -1273,7 +1416,7 @@ def findings(summary: dict[str, Any]) -> list[str]:
                    + (f", significantly less concentrated in {c1['less_focused']}"
                       if c1["less_focused"] else "")
                    + f", and distributed attribution differently across word categories in "
-                   f"{c1['different']} of {n}.")
+                   f"{c1['different']} of {n}." + _claim_power(c1, "|r|", power.MEDIUM["rank-biserial r"]))
     c2 = claims.get("2", {})
     if c2.get("verdict") == "not assessable":
         out.append("Claim 2 (more weight on numbers and rule identifiers as scale grows) cannot "
@@ -1285,20 +1428,24 @@ def findings(summary: dict[str, Any]) -> list[str]:
         out.append(f"Claim 2 (more weight on numbers and rule identifiers as scale grows): "
                    f"{c2['verdict']} - significant rises in {len(c2['rising'])} of {c2['n_tests']} "
                    f"strategy x category tests ({_fmt(c2['rising'])})"
-                   + (f"; significant falls: {_fmt(c2['falling'])}." if c2["falling"] else "."))
+                   + (f"; significant falls: {_fmt(c2['falling'])}." if c2["falling"] else ".")
+                   + _claim_power(c2, "a within-clause Spearman rho", power.MEDIUM["Spearman rho"]))
+    quality = QUALITY_LABELS.get(summary.get("quality_metric") or "similarity", "rule similarity")
     c3 = claims.get("3", {})
     if c3.get("verdict") == "not assessable":
-        out.append(f"Claim 3 (similarity gains plateau beyond some scale) cannot be assessed: "
+        out.append(f"Claim 3 ({quality} gains plateau beyond some scale) cannot be assessed: "
                    f"{c3.get('reason')}.")
     elif c3:
         pl = ", ".join(f"{strategy_label(s)} after {labels.get(v, v)}"
                        for s, v in c3["plateau"].items()) or "none"
         flat = ", ".join(strategy_label(s) for s in c3.get("flat", []))
-        out.append(f"Claim 3 (similarity gains plateau beyond some scale): {c3['verdict']} - "
+        out.append(f"Claim 3 ({quality} gains plateau beyond some scale): {c3['verdict']} - "
                    f"gains then a plateau for {len(c3['plateau'])} of {c3['n_strategies']} "
                    f"strategies ({pl}; confirmed by the stricter CI check for "
                    f"{len(c3['confirmed'])})"
-                   + (f"; no detectable gain at any step for {flat}." if flat else "."))
+                   + (f"; no detectable gain at any step for {flat}." if flat else ".")
+                   + (" Unconfirmed plateaus leave gains of the threshold size possible: more test "
+                      "clauses would tell." if c3["verdict"] == "inconclusive" else ""))
 
     strategies = summary.get("strategies", [])
     for sc in [s["scale"] for s in summary.get("scales", [])]:
@@ -1342,7 +1489,7 @@ def findings(summary: dict[str, Any]) -> list[str]:
                 out.append(f"At {where}, no significant difference in how {a} and {b} distribute "
                            f"attribution across word categories (category-profile JSD "
                            f"{_num(r['category_jsd'], '.3f')}, permutation p {_p_eq(r['p_holm'])} "
-                           f"Holm-adjusted; {jsd}).")
+                           f"Holm-adjusted; {jsd}{_power_text(r, 'a category-profile JSD')}).")
 
     for r in summary.get("trends", []):
         key = r["category"] in CLAIM2_CATEGORIES
@@ -1351,6 +1498,10 @@ def findings(summary: dict[str, Any]) -> list[str]:
             continue
         who = strategy_label(r["strategy"])
         what = CATEGORY_LABELS.get(r["category"], r["category"])
+        if r.get("cross_family"):
+            who += f" across model families ({r['model_family'].replace('+', ', ')}: size and family confounded)"
+        elif "+" not in str(r.get("model_family") or "+") and any(t.get("cross_family") for t in summary["trends"]):
+            who += f" within the {r['model_family']} family"
         if r["p_holm"] is None and r["rho"] is None:
             out.append(f"For {who}, the trend of the share of attribution on {what} could not be "
                        f"tested ({r.get('note') or 'no test'}).")
@@ -1368,29 +1519,29 @@ def findings(summary: dict[str, Any]) -> list[str]:
                        f"({detail}).")
         else:
             out.append(f"For {who}, no significant trend with scale in the share of attribution "
-                       f"on {what} ({detail}).")
+                       f"on {what} ({detail}{_power_text(r, 'a within-clause Spearman rho')}).")
 
     thr = summary.get("plateau_gain")
     for r in summary.get("plateau", []):
         who = strategy_label(r["strategy"])
         if (r["n_scales"] or 0) < 2:
-            out.append(f"{who}: rule similarity was measured at one scale only; no plateau test.")
+            out.append(f"{who}: {quality} was measured at one scale only; no plateau test.")
             continue
         last = (f"last step {labels.get(r['last_from'], r['last_from'])} → "
                 f"{labels.get(r['last_to'], r['last_to'])}: {_num(r['last_gain'], '+.3f')} "
                 f"[{_num(r['last_ci_low'], '+.3f')}, {_num(r['last_ci_high'], '+.3f')}] per doubling")
         if r["pattern"] == "flat":
-            out.append(f"{who} rule similarity shows no detectable gain from "
+            out.append(f"{who} {quality} shows no detectable gain from "
                        f"{labels.get(r['plateau_scale'], r['plateau_scale'])} on: every gain per "
                        f"doubling is below {thr} with a CI covering zero ({last}).")
         elif r["plateau_scale"]:
             conf = ("confirmed: every later CI lies below the threshold" if r["confirmed"] else
                     f"not confirmed: gains of {thr} per doubling are not ruled out")
-            out.append(f"{who} rule similarity plateaus after "
+            out.append(f"{who} {quality} plateaus after "
                        f"{labels.get(r['plateau_scale'], r['plateau_scale'])}: every later gain per "
                        f"doubling is below {thr} with a CI covering zero ({last}; {conf}).")
         else:
-            out.append(f"{who} rule similarity shows no plateau up to "
+            out.append(f"{who} {quality} shows no plateau up to "
                        f"{labels.get(r['last_to'], r['last_to'])} ({last}).")
     return out
 

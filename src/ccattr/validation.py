@@ -8,10 +8,13 @@ stage minus the writing: load -> (truncate) -> split -> validate -> caps.
 
 Derived columns (computed here in pandas, checked by GE):
 
-* ``rule_parses`` -- :func:`ccattr.rules.is_valid_rule`;
-* ``numbers_consistent`` -- :func:`ccattr.rules.missing_numbers` is empty;
-* ``units_consistent`` -- a data value ``<number> <unit>`` with a known unit (``mm``, ``min``,
-  ``m2``, ``%``, ``L/s``...) has the number followed by that unit or its long form in the clause;
+* ``rule_parses`` -- the rule is valid in the record's notation (:mod:`ccattr.notations`);
+* ``numbers_consistent`` -- the notation's ``missing_numbers`` is empty (``ccattr``: literally;
+  ``lrml`` and the others: in any equivalent form, "5%" for ``0.05``);
+* ``names_known`` -- every term name is in the notation's known vocabulary (``lrml``);
+* ``units_consistent`` -- (``ccattr`` notation) a data value ``<number> <unit>`` with a known
+  unit (``mm``, ``min``, ``m2``, ``%``, ``L/s``...) has the number followed by that unit or its
+  long form in the clause;
 * ``quotes_balanced`` -- even count of ``"``, as many ``“`` as ``”``;
 * ``leaked`` -- the clause has a near-identical twin on the other side of the split
   (:func:`find_leaks`);
@@ -40,6 +43,7 @@ from typing import Any
 
 import pandas as pd
 
+from ccattr import notations
 from ccattr.config import CorpusParams
 from ccattr.corpus import (
     REQUIRED_FIELDS,
@@ -119,10 +123,16 @@ class Check:
                    meta={"name": self.name, "severity": self.severity, "group": self.group})
 
 
+def numbers_severity(params: CorpusParams) -> str:
+    """``corpus.numbers_severity``, else the default of ``corpus.notation``."""
+    return params.numbers_severity or notations.get(params.notation).numbers_severity
+
+
 def expectation_specs(params: CorpusParams | None = None) -> list[Check]:
     """The expectation suite for ``params`` (defaults: ``CorpusParams()``), in run order."""
     p = params or CorpusParams()
     out: list[Check] = []
+    nums = numbers_severity(p)
 
     def add(name, severity, description, expectation, **kwargs):
         out.append(Check(name, severity, name.split(".")[0], description, expectation, kwargs))
@@ -148,22 +158,26 @@ def expectation_specs(params: CorpusParams | None = None) -> list[Check]:
             "ExpectColumnValuesToNotMatchRegex", column=f, regex=CONTROL_CHARS)
     add("text.balanced_quotes", "error", 'clauses have balanced quotes (even count of ", “ matched by ”)',
         "ExpectColumnValuesToBeInSet", column="quotes_balanced", value_set=[True])
-    add("rules.parse", "error", "rules parse in the project notation (ccattr.rules grammar)",
+    add("rules.parse", "error", f"rules parse in their notation (corpus.notation: {p.notation})",
         "ExpectColumnValuesToBeInSet", column="rule_parses", value_set=[True])
-    add("consistency.numbers", "error", "every number in a rule's data(...) values appears in its clause",
+    add("consistency.numbers", nums, "every number of a rule appears in its clause"
+        + (" (literally)" if p.notation == "ccattr" else " (in an equivalent form: 5% for 0.05, 1:100 for 1/100)"),
         "ExpectColumnValuesToBeInSet", column="numbers_consistent", value_set=[True])
     add("leakage.clause_overlap", "error",
         "no clause has an identical or near-identical twin on the other side of the split",
         "ExpectColumnValuesToBeInSet", column="leaked", value_set=[False])
-    lo, hi = max(0.0, p.test_fraction - p.split_tolerance), min(1.0, p.test_fraction + p.split_tolerance)
-    add("split.test_fraction", "error",
-        f"the test share is {p.test_fraction} ± {p.split_tolerance} (test_fraction ± split_tolerance)",
-        "ExpectColumnMeanToBeBetween", column="is_test", min_value=lo, max_value=hi)
-    if p.split == "document":
+    if p.split != "fixed":  # a fixed split is taken as published, whatever its share
+        lo, hi = max(0.0, p.test_fraction - p.split_tolerance), min(1.0, p.test_fraction + p.split_tolerance)
+        add("split.test_fraction", "error",
+            f"the test share is {p.test_fraction} ± {p.split_tolerance} (test_fraction ± split_tolerance)",
+            "ExpectColumnMeanToBeBetween", column="is_test", min_value=lo, max_value=hi)
+    if p.split == "document" or (p.split == "fixed" and p.test_documents):
         add("split.document_one_side", "error", "each document lies wholly in train or wholly in test",
             "ExpectColumnValuesToBeInSet", column="document_one_side", value_set=[True])
     add("consistency.units", "warning", "a number with a unit in the rule has the same unit in the clause",
         "ExpectColumnValuesToBeInSet", column="units_consistent", value_set=[True])
+    add("rules.known_names", "warning", "term names are in the notation's known vocabulary (an unknown "
+        "name is valid, and counted)", "ExpectColumnValuesToBeInSet", column="names_known", value_set=[True])
     add("text.short_clause", "warning", f"clauses have at least {MIN_CLAUSE_CHARS} characters",
         "ExpectColumnValueLengthsToBeBetween", column="clause", min_value=MIN_CLAUSE_CHARS)
     add("balance.topic_share", "warning",
@@ -237,7 +251,7 @@ def find_leaks(train_clauses: Iterable[Any], test_clauses: Iterable[Any]) -> lis
 
 
 def _data_values(terms) -> Iterable[str]:
-    from ccattr.rules import Data, Expr
+    from ccattr.notations.ccattr import Data, Expr
 
     for t in terms:
         if isinstance(t, Data):
@@ -247,7 +261,7 @@ def _data_values(terms) -> Iterable[str]:
 
 
 def _units_ok(rule: str, clause: str) -> bool:
-    from ccattr.rules import rule_atoms
+    from ccattr.notations.ccattr import rule_atoms
 
     for atom in rule_atoms(rule):
         for value in _data_values(atom.args):
@@ -277,8 +291,6 @@ def _ref_and_location(df: pd.DataFrame) -> tuple[list[str], list[str | None]]:
 def derive_columns(train: pd.DataFrame, test: pd.DataFrame, params: CorpusParams) -> pd.DataFrame:
     """Train and test stacked into one frame with ``split``, ``_ref`` (id or ``<row n>``),
     ``_loc`` (``file:line`` when known) and the derived columns the suite checks."""
-    from ccattr.rules import is_valid_rule, missing_numbers
-
     df = pd.concat([train.assign(split="train"), test.assign(split="test")], ignore_index=True)
     # a missing field stays missing in the batch (schema.required_columns reports it), but the
     # derived columns need something to read meanwhile
@@ -295,14 +307,20 @@ def derive_columns(train: pd.DataFrame, test: pd.DataFrame, params: CorpusParams
 
     clauses = [text(v) for v in df["clause"]]
     rules = [text(v) for v in df["rule"]]
-    parses = [None if r is None else is_valid_rule(r) for r in rules]
+    notas = [notations.get(n if isinstance(n, str) and n in notations.NOTATIONS else params.notation)
+             for n in (df["notation"] if "notation" in df else [params.notation] * len(df))]
+    parses = [None if r is None else nota.is_valid(r) for r, nota in zip(rules, notas, strict=True)]
     df["rule_parses"] = pd.Series(parses, dtype=object)
     df["numbers_consistent"] = pd.Series(
-        [None if not ok or c is None else not missing_numbers(r, c)
-         for r, c, ok in zip(rules, clauses, parses, strict=True)], dtype=object)
+        [None if not ok or c is None else not nota.missing_numbers(r, c)
+         for r, c, ok, nota in zip(rules, clauses, parses, notas, strict=True)], dtype=object)
+    df["names_known"] = pd.Series(
+        [not nota.unknown_names(r) if ok else None for r, ok, nota in zip(rules, parses, notas, strict=True)],
+        dtype=object)
     df["units_consistent"] = pd.Series(  # only where the numbers agree (else that is the error)
-        [_units_ok(r, c) if ok else None
-         for r, c, ok in zip(rules, clauses, df["numbers_consistent"], strict=True)], dtype=object)
+        [_units_ok(r, c) if ok and nota.name == "ccattr" else None
+         for r, c, ok, nota in zip(rules, clauses, df["numbers_consistent"], notas, strict=True)],
+        dtype=object)
     df["quotes_balanced"] = pd.Series(
         [None if c is None else c.count('"') % 2 == 0 and c.count("“") == c.count("”")
          for c in clauses], dtype=object)
@@ -446,15 +464,17 @@ def _jsonable(obj: Any) -> Any:
     return obj if obj is None or isinstance(obj, str | int | float | bool) else str(obj)
 
 
-def _explain(name: str, row: pd.Series) -> str:
+def _explain(name: str, row: pd.Series, default_notation: str) -> str:
     """A short reason for one offending row of a derived-column check ("" when the id says it)."""
-    from ccattr.rules import RuleSyntaxError, missing_numbers, parse_rule
-
+    nota = notations.get(row["notation"] if isinstance(row.get("notation"), str)
+                         and row["notation"] in notations.NOTATIONS else default_notation)
     try:
         if name == "rules.parse":
-            parse_rule(row["rule"])
+            nota.parse(row["rule"])
         elif name == "consistency.numbers":
-            return "not in the clause: " + ", ".join(missing_numbers(row["rule"], row["clause"]))
+            return "not in the clause: " + ", ".join(nota.missing_numbers(row["rule"], row["clause"]))
+        elif name == "rules.known_names":
+            return "unknown: " + ", ".join(dict.fromkeys(nota.unknown_names(row["rule"])))
         elif name in ("leakage.clause_overlap", "duplicates.clause_within_split") and row["_twin"]:
             return f"like {row['_twin']}"
         elif name == "split.document_one_side":
@@ -463,7 +483,7 @@ def _explain(name: str, row: pd.Series) -> str:
             return f"topic {row['topic']!r}"
         elif name in ("text.clause_length", "text.short_clause"):
             return f"{len(row['clause'])} characters"
-    except RuleSyntaxError as err:
+    except notations.RuleSyntaxError as err:
         return err.reason
     except (TypeError, KeyError, ValueError):
         pass
@@ -568,7 +588,7 @@ def validate_split(
             unexpected_count=count,
             ids=[str(row.get("_ref")) for row in index[:MAX_IDS]],
             locations=[row.get("_loc") or "" for row in index[:MAX_IDS]],
-            details=[_explain(name, df.iloc[int(row["_row"])]) if "_row" in row else ""
+            details=[_explain(name, df.iloc[int(row["_row"])], params.notation) if "_row" in row else ""
                      for row in index[:MAX_IDS]],
             observed=round(observed, 4) if isinstance(observed, float) else observed,
             message=message,
@@ -592,9 +612,32 @@ def validate_split(
         "n_topics": int(topics.nunique()),
         "split": params.split,
         "seed": params.seed,
+        **_rule_counts(df, params),
     }
     return ValidationResult(success=not errors, errors=errors, warnings=warnings,
                             expectations=outcomes, counts=counts, docs_index=docs_index)
+
+
+def _rule_counts(df: pd.DataFrame, params: CorpusParams) -> dict[str, Any]:
+    """Notation figures for the summary: the notation(s), how many rules fail to parse, how many
+    use numbers their clause does not state, and the unknown term names with their counts."""
+    from collections import Counter
+
+    def n_false(col: str) -> int:
+        return int(sum(v is False for v in df[col])) if col in df else 0
+
+    unknown: Counter[str] = Counter()
+    if "names_known" in df:
+        for rule, nota, known in zip(df["rule"], df.get("notation", [params.notation] * len(df)),
+                                     df["names_known"], strict=True):
+            if known is False:
+                unknown.update(notations.get(nota).unknown_names(rule))
+    used = df["notation"].value_counts().to_dict() if "notation" in df else {params.notation: len(df)}
+    return {"notation": params.notation, "notations": {str(k): int(v) for k, v in used.items()},
+            "n_rules_unparsed": n_false("rule_parses"), "numbers_severity": numbers_severity(params),
+            "n_numbers_inconsistent": n_false("numbers_consistent"),
+            "n_unknown_names": int(sum(unknown.values())),
+            "unknown_names": dict(unknown.most_common(20))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -609,37 +652,76 @@ class CorpusValidation:
     test: pd.DataFrame
     result: ValidationResult
     truncated: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """Ids of clauses over ``max_clause_chars`` left out (``long_clauses: skip``)."""
 
 
 def validate_corpus(params: CorpusParams, docs_dir: str | os.PathLike | None = None) -> CorpusValidation:
-    """Load ``params.files``, truncate long clauses if asked, split, validate the whole split,
-    then apply ``max_train``/``max_test``. Raises :class:`ccattr.corpus.CorpusError` for
-    malformed input; a failed validation is ``result.success == False``.
+    """Load ``params.files`` (each record in its notation), deal with long clauses
+    (``long_clauses``: refuse, skip or truncate), split, validate the whole split, then apply
+    ``max_train``/``max_test``. Raises :class:`ccattr.corpus.CorpusError` for malformed input; a
+    failed validation is ``result.success == False``.
 
-    ``result.counts`` gains ``n_train_out``/``n_test_out`` (after caps) and ``n_truncated``.
+    ``result.counts`` gains ``n_train_out``/``n_test_out`` (after caps), ``n_truncated``,
+    ``n_skipped_long`` and ``n_dropped_by_split`` (``split_values: drop``).
     """
-    df = load_corpus(params.files)
+    df = load_corpus(params.file_notations(), params.notation)
     truncated: list[str] = []
-    if params.truncate_long_clauses:
+    skipped: list[str] = []
+    if params.long_clauses == "truncate":
         df, truncated = truncate_clauses(df, params.max_clause_chars)
-    train, test = split_corpus(df, params.split, params.test_fraction, params.seed)
+    elif params.long_clauses == "skip":
+        long = df["clause"].map(lambda c: isinstance(c, str) and len(c) > params.max_clause_chars)
+        skipped = df.loc[long, "id"].astype(str).tolist()
+        df = df[~long].reset_index(drop=True)
+    train, test = split_corpus(df, params.split, params.test_fraction, params.seed,
+                               test_documents=params.test_documents, split_column=params.split_column,
+                               split_values=params.split_values)
     result = validate_split(train, test, params, docs_dir=docs_dir)
     train_out, test_out = apply_caps(train, test, params.max_train, params.max_test, params.seed)
-    result.counts.update(n_train_out=len(train_out), n_test_out=len(test_out), n_truncated=len(truncated))
-    return CorpusValidation(train_out, test_out, result, truncated)
+    result.counts.update(n_train_out=len(train_out), n_test_out=len(test_out), n_truncated=len(truncated),
+                         n_skipped_long=len(skipped), n_dropped_by_split=len(df) - len(train) - len(test))
+    return CorpusValidation(train_out, test_out, result, truncated, skipped)
+
+
+def rule_line(c: dict[str, Any]) -> str:
+    """One line on the rules: notation, parse failures, inconsistent numbers, unknown names."""
+    n = c.get("n_records", 0)
+    unknown = c.get("unknown_names") or {}
+    names = ", ".join(f"{k} ({v})" for k, v in list(unknown.items())[:5])
+    extra = [f"{c[k]} {what}" for k, what in (("n_skipped_long", "long clause(s) skipped"),
+                                               ("n_truncated", "clause(s) truncated"),
+                                               ("n_dropped_by_split", "record(s) dropped by the split"))
+             if c.get(k)]
+    return (f"rules in {notations_text(c)}: {n - c.get('n_rules_unparsed', 0)} of {n} parse; "
+            f"{c.get('n_numbers_inconsistent', 0)} use a number their clause does not state "
+            f"({c.get('numbers_severity')}); {c.get('n_unknown_names', 0)} unknown name(s)"
+            + (f": {names}" if names else "") + "".join(f"; {e}" for e in extra))
+
+
+def notations_text(c: dict[str, Any]) -> str:
+    used = c.get("notations") or {}
+    return notations.label([k for k, v in used.items() for _ in range(v)]) if used else str(c.get("notation"))
 
 
 def print_report(result: ValidationResult, file=None) -> None:
-    """Print the result as a rich table (errors, then warnings) to ``file`` (stderr)."""
+    """Print the result to ``file`` (stderr): a rich table (errors, then warnings) on a terminal,
+    plain lines elsewhere (logs, CI, ``dvc repro``), so that ``file:line`` is never wrapped."""
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=file or sys.stderr, width=max(120, Console(file=file or sys.stderr).width))
+    out = file or sys.stderr
+    console = Console(file=out, width=max(120, Console(file=out).width))
     c = result.counts
+    if not console.is_terminal:
+        head, *rest = result.report().split("\n")
+        print("\n".join([head, rule_line(c), *rest]), file=out)
+        return
     status = "[green]passed[/green]" if result.success else "[bold red]FAILED[/bold red]"
     console.print(f"corpus validation {status}: {len(result.errors)} error(s), "
                   f"{len(result.warnings)} warning(s) -- {c.get('n_train')} train / {c.get('n_test')} "
                   f"test records, {c.get('n_documents')} documents, {c.get('n_topics')} topics")
+    console.print(rule_line(c), highlight=False)
     issues = result.errors + result.warnings
     if not issues:
         return

@@ -28,6 +28,8 @@ from functools import lru_cache
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from ccattr.notations.base import Notation, RuleNode, RuleSyntaxError, column_of
+
 __all__ = [
     "DEONTIC_KINDS",
     "GRAMMAR",
@@ -117,40 +119,8 @@ _TERMINAL_NAMES = {"NAME": "a name", "VALUE": "a data value", "$END": "end of ru
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
     """The LALR parser, built on first use and cached."""
-    return Lark(GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=False)
-
-
-class RuleSyntaxError(ValueError):
-    """A rule that does not conform to the notation.
-
-    ``str(err)`` is a one-line reason followed by a snippet of the offending line with a caret.
-    Attributes: ``reason`` (the one-line message), ``pos`` (0-based offset into the text),
-    ``line`` and ``column`` (1-based), ``expected`` (sorted tuple of what would have been
-    accepted there, may be empty) and ``snippet``.
-    """
-
-    def __init__(self, reason: str, text: str, pos: int, expected: tuple[str, ...] = ()):
-        pos = max(0, min(pos, len(text)))
-        line_start = text.rfind("\n", 0, pos) + 1
-        line_end = text.find("\n", pos)
-        line_end = len(text) if line_end == -1 else line_end
-        self.reason = reason
-        self.pos = pos
-        self.line = text.count("\n", 0, pos) + 1
-        self.column = pos - line_start + 1
-        self.expected = expected
-        self.snippet = _caret_snippet(text[line_start:line_end], self.column - 1)
-        super().__init__(f"{reason}\n{self.snippet}")
-
-
-def _caret_snippet(line: str, col0: int, width: int = 60) -> str:
-    """Two lines: (a window of) ``line`` and a caret under 0-based ``col0``."""
-    line = "".join(c if c.isprintable() else "\ufffd" for c in line)
-    lo = 0 if len(line) <= width else max(0, min(col0 - width // 2, len(line) - width))
-    hi = min(len(line), lo + width)
-    prefix = "..." if lo > 0 else ""
-    suffix = "..." if hi < len(line) else ""
-    return f"  {prefix}{line[lo:hi]}{suffix}\n  {' ' * (len(prefix) + col0 - lo)}^"
+    return Lark(GRAMMAR, parser="lalr", lexer="contextual", maybe_placeholders=False,
+                propagate_positions=True)
 
 
 def _describe_expected(names) -> tuple[str, ...]:
@@ -189,16 +159,12 @@ def _syntax_error(text: str, err: UnexpectedInput) -> RuleSyntaxError:
             found = "empty data() value"
         else:
             found = f"unexpected {word!r}"
-    reason = f"{found} at column {_column(text, pos)}"
+    reason = f"{found} at column {column_of(text, pos)}"
     if "\n" in text[:pos]:
         reason += f" of line {text.count(chr(10), 0, pos) + 1}"
     if expected:
         reason += "; expected " + (expected[0] if len(expected) == 1 else "one of " + ", ".join(expected))
     return RuleSyntaxError(reason, text, pos, expected)
-
-
-def _column(text: str, pos: int) -> int:
-    return pos - (text.rfind("\n", 0, pos) + 1) + 1
 
 
 def parse_rule(text: str) -> Tree:
@@ -210,7 +176,7 @@ def parse_rule(text: str) -> Tree:
     >>> parse_rule("must(atom(fun(has),var(stair)))")
     Traceback (most recent call last):
     ...
-    ccattr.rules.RuleSyntaxError: unknown operator 'must' at column 1; expected one of 'if', 'obligation', 'permission', 'prohibition'
+    ccattr.notations.base.RuleSyntaxError: unknown operator 'must' at column 1; expected one of 'if', 'obligation', 'permission', 'prohibition'
       must(atom(fun(has),var(stair)))
       ^
     """
@@ -451,3 +417,59 @@ def rule_atoms(rule: str | Tree | Rule) -> list[Atom]:
         else:
             stack.extend(reversed(f.parts))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The notation behind the common interface
+
+
+def _value_node(tok: Token) -> RuleNode:
+    """A ``data(...)`` value: an ``identifier`` when it names a rule or standard ("Table 1.2",
+    "C/AS1", "NZS 4223.3"), else a ``name`` whose children are the numbers in it."""
+    from ccattr.categories import segment
+
+    text, start = str(tok), tok.start_pos
+    if any(u.category == "rule_id" for u in segment(text, "span")):
+        return RuleNode("identifier", text, start, tok.end_pos)
+    numbers = tuple(RuleNode("number", m.group(), start + m.start(), start + m.end())
+                    for m in _NUMBER_RE.finditer(text))
+    return RuleNode("name", text, start, tok.end_pos, numbers)
+
+
+def _node(tree: Tree) -> RuleNode:
+    children = []
+    for c in tree.children:
+        if isinstance(c, Tree):
+            children.append(_node(c))
+        elif c.type == "VALUE":
+            children.append(_value_node(c))
+        else:
+            children.append(RuleNode("name", str(c), c.start_pos, c.end_pos))
+    return RuleNode("term", str(tree.data), tree.meta.start_pos, tree.meta.end_pos, tuple(children))
+
+
+class CcattrNotation(Notation):
+    """The project's own notation (this module's grammar): ``if(...),then(obligation(atom(...)))``.
+
+    Numbers are checked literally, as the notation promises (every number of a ``data(...)``
+    value appears as digits in its clause): :func:`rule_numbers`, :func:`missing_numbers`.
+    """
+
+    name = "ccattr"
+    description = "ccattr notation (lark grammar, closed relation set)"
+    term_based = True
+    numbers_severity = "error"
+
+    def _parse(self, rule: str) -> RuleNode:
+        return _parsed(rule)
+
+    def numbers(self, rule: str) -> list[str]:
+        return rule_numbers(rule)
+
+    def missing_numbers(self, rule: str, clause: str) -> list[str]:
+        return missing_numbers(rule, clause)
+
+
+@lru_cache(maxsize=4096)
+def _parsed(rule: str) -> RuleNode:
+    return _node(parse_rule(rule))
