@@ -65,3 +65,12 @@ def test_plan_commands():
     res = runner.invoke(app, ["plan", "memory", "--gpu-mem", "lots"])
     assert res.exit_code != 0
     assert parse_size("80G") == 80e9 and parse_size("Qwen2.5-14B-Instruct") == 14e9
+
+
+def test_measured_peak_joins_the_plan(tmp_path):
+    from ccattr.plan import attach_measured
+
+    (tmp_path / "lora-s").mkdir()
+    (tmp_path / "lora-s" / "run.json").write_text(json.dumps({"peak_memory_mb": 2048.0}))
+    rows = attach_measured([{"model": "lora-s"}, {"model": "fft-s"}], tmp_path)
+    assert rows[0]["measured_train_gb"] == round(2048 * 2**20 / 1e9, 2) and "measured_train_gb" not in rows[1]

@@ -24,6 +24,8 @@ def test_local_store_creates_experiment_and_runs_carry_lineage(tmp_path, monkeyp
     assert got.data.tags["strategy"] == "lora" and got.data.tags["stage.evaluate"] == "done"
     assert "version.torch" in got.data.tags and "git_commit" in got.data.tags
     assert got.data.metrics["eval_similarity"] == 0.5
+    # the UI opens the runs table, not the GenAI overview
+    assert mlflow.get_experiment(exp_id).tags[tracking.EXPERIMENT_KIND_TAG] == "custom_model_development"
 
 
 def test_unreachable_server_fails_fast_naming_the_uri(monkeypatch):

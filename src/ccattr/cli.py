@@ -269,7 +269,7 @@ def plan_memory_cmd(
     from rich.table import Table
 
     from ccattr.config import deep_merge, read_yaml, validate
-    from ccattr.plan import memory_plan, parse_size
+    from ccattr.plan import attach_measured, memory_plan, parse_size
 
     try:
         raw = read_yaml(params_file)
@@ -279,7 +279,7 @@ def plan_memory_cmd(
         device = parse_size(gpu_mem) if gpu_mem else None
         if gpu_mem and device is None:
             raise typer.BadParameter(f"cannot read {gpu_mem!r} as a size (e.g. 80G)", param_hint="--gpu-mem")
-        rows = memory_plan(params, device)
+        rows = attach_measured(memory_plan(params, device))
     except (ParamsError, ValueError, OSError) as err:
         _fail(str(err))
     if as_json:
@@ -288,11 +288,13 @@ def plan_memory_cmd(
     table = Table(title=f"Estimated peak memory (GB), precision {params.training.precision}, batch "
                         f"{params.training.batch_size} x {params.training.max_seq_len} tokens")
     cols = ["model", "params_h", "weights_gb", "grads_optimizer_gb", "activations_gb", "train_gb", "generate_gb",
-            "attribute_gb"] + (["launcher"] if device else [])
+            "attribute_gb"] + (["measured_train_gb"] if any("measured_train_gb" in r for r in rows) else []) \
+        + (["launcher"] if device else [])
     for c in cols:
-        table.add_column(c.replace("_gb", "").replace("_h", ""), overflow="fold")
+        table.add_column(c.replace("_gb", "").replace("_h", "").replace("measured_train", "measured train (RSS)"),
+                         overflow="fold")
     for r in rows:
-        table.add_row(*[str(r[c]) for c in cols], style=None if not device or r["fits_one_device"] else "red")
+        table.add_row(*[str(r.get(c, "")) for c in cols], style=None if not device or r["fits_one_device"] else "red")
     Console(width=160).print(table)
     if device:
         over = [r["model"] for r in rows if not r["fits_one_device"]]

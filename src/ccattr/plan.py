@@ -33,7 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KNOWN_ARCHITECTURES", "Architecture", "architecture", "memory_plan", "parse_size"]
+from ccattr.runtime import FINETUNED_DIR
+
+__all__ = ["KNOWN_ARCHITECTURES", "Architecture", "architecture", "attach_measured", "memory_plan", "parse_size"]
 
 
 @dataclass(frozen=True)
@@ -230,4 +232,18 @@ def memory_plan(params, device_bytes: float | None = None, rule_fraction: float 
                     launcher = "does not fit: lower batch_size or max_seq_len, or turn on gradient_checkpointing"
                 row.update(fits_one_device=fits, launcher=launcher)
             rows.append(row)
+    return rows
+
+
+def attach_measured(rows: list[dict[str, Any]], finetuned_dir: Path = FINETUNED_DIR) -> list[dict[str, Any]]:
+    """Add ``measured_train_gb``: the peak memory the finetune stage recorded for that model
+    (``models/finetuned/<model>/run.json``; on a CPU the process's peak RSS, which also holds the
+    Python libraries and, for QLoRA, the fp32 model before quantization), where it ran."""
+    for row in rows:
+        f = finetuned_dir / row["model"] / "run.json"
+        try:
+            mb = json.loads(f.read_text(encoding="utf-8"))["peak_memory_mb"]
+        except (OSError, KeyError, ValueError):
+            continue
+        row["measured_train_gb"] = round(mb * 2**20 / 1e9, 2)
     return rows

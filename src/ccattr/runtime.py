@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ccattr.config import Params, load_params
+from ccattr.config import Params, ParamsError, load_params
 
+#: Written by the check_params stage; the first stages depend on it so that it runs before them.
+PARAMS_CHECK = Path("results/params/check.json")
 BASE_DIR = Path("models/base")
 FINETUNED_DIR = Path("models/finetuned")
 CHECKPOINT_DIR = Path("checkpoints")
@@ -40,7 +42,10 @@ def seed_everything(seed: int) -> None:
 
 def init_stage(name: str) -> Params:
     """Validate params (fail before any work), quiet noisy libraries, seed everything."""
-    params = load_params()
+    try:
+        params = load_params()
+    except ParamsError as err:  # the message names the key and the allowed values: no traceback
+        sys.exit(f"{name}: {err}")
     logging.basicConfig(level=logging.INFO, format=f"[{name}] %(levelname)s %(name)s: %(message)s")
     for noisy in ("transformers", "httpx", "urllib3", "filelock", "sentence_transformers", "alembic",
                   "mlflow", "bitsandbytes", "accelerate", "peft"):

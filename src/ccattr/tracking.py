@@ -64,6 +64,10 @@ def check_reachable(uri: str, timeout: float = 5.0) -> None:
         ) from None
 
 
+#: The experiment tag MLflow's UI reads to choose its layout (``genai_development`` or ``custom_model_development``).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+
+
 def setup(tp: TrackingParams) -> str:
     """Point MLflow at the store, make sure the experiment exists, return its id."""
     import mlflow
@@ -74,11 +78,16 @@ def setup(tp: TrackingParams) -> str:
     exp = mlflow.get_experiment_by_name(tp.experiment)
     if exp is not None:
         exp_id = exp.experiment_id
+        if EXPERIMENT_KIND_TAG not in exp.tags:  # made by an older ccattr, or by hand
+            mlflow.tracking.MlflowClient().set_experiment_tag(exp_id, EXPERIMENT_KIND_TAG, "custom_model_development")
     else:
         location = None
         if not uri.startswith(("http://", "https://")):
             location = Path(tp.artifact_location).resolve().as_uri()
-        exp_id = mlflow.create_experiment(tp.experiment, artifact_location=location)
+        # MLflow 3's UI opens an experiment of unknown kind on its GenAI overview (traces); this
+        # one holds training runs, so the UI should land on the runs table
+        exp_id = mlflow.create_experiment(tp.experiment, artifact_location=location,
+                                          tags={EXPERIMENT_KIND_TAG: "custom_model_development"})
     mlflow.set_experiment(experiment_id=exp_id)
     return exp_id
 
