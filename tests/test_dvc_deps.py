@@ -5,8 +5,8 @@ anything). A package (``src/ccattr/notations``) is one folder dep."""
 from __future__ import annotations
 
 import ast
-import subprocess
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
