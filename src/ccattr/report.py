@@ -505,8 +505,8 @@ def _corpus_section(validation_summary: dict[str, Any] | None) -> str:
             parts.append("<h3>Failed expectations</h3>" + _render_value(failed))
     scalars = {k: v for k, v in validation_summary.items()
                if k != "expectations" and not isinstance(v, (dict, list, tuple))}
-    nested = {k: v for k, v in validation_summary.items()
-              if k != "expectations" and isinstance(v, (dict, list, tuple))}
+    nested = {k: v for k, v in validation_summary.items()  # empty ones (no unknown names) say nothing
+              if k != "expectations" and isinstance(v, (dict, list, tuple)) and v}
     if scalars:
         parts.append("<h3>Counts and split</h3>" + _render_value(scalars))
     for k, v in nested.items():
@@ -802,7 +802,7 @@ def build_report(compare_dir: str | Path = "results/compare",
         ("Category", lambda r: _esc(stats.CATEGORY_LABELS.get(r.get("category"),
                                                                r.get("category")))),
         ("Holm family", lambda r: _txt(r.get("family"))),
-        ("Models", lambda r: _txt(r.get("model_family")) + (" (across families: size and family confounded)"
+        ("Model family", lambda r: _txt(r.get("model_family")) + (" (across families: size and family confounded)"
                                                              if r.get("cross_family") in (True, "True") else "")),
         ("n", lambda r: _f(r.get("n"), ".0f")), ("Mean share by scale", shares_by_scale),
         ("Spearman rho [CI]", lambda r: _f(r.get("rho"), "+.2f") + _ci(r, fmt="+.2f")),
