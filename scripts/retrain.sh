@@ -30,7 +30,7 @@ done
 if [ -x .venv/bin/dvc ]; then PATH="$PWD/.venv/bin:$PATH"; fi
 
 # A warm interpreter (ccattr.zygote) imports torch & co. once and forks each stage from it
-# (stages reach it through `python -m ccattr.launch`; without it they start plain python).
+# (stages reach it through `python stages/launch.py`; without it they start plain python).
 export CCATTR_ZYGOTE="${TMPDIR:-/tmp}/ccattr-zygote-$$.sock"
 python -m ccattr.zygote serve --socket "$CCATTR_ZYGOTE" --idle-timeout 3600 &
 ZYGOTE_PID=$!

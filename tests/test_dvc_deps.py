@@ -73,7 +73,8 @@ def _stages() -> list[tuple[str, Path, set[str]]]:
     out = []
     for name, stage in spec.items():
         body = stage.get("do", stage)
-        script = re.search(r"stages/\w+\.py", body["cmd"]).group(0)
+        # the stage's own script, not the launcher that starts it
+        script = next(s for s in re.findall(r"stages/\w+\.py", body["cmd"]) if s != "stages/launch.py")
         listed = {d for d in body["deps"] if d.startswith(("src/", "stages/"))}
         out.append((name, ROOT / script, listed))
     return out

@@ -120,3 +120,13 @@ def test_without_a_server_it_is_plain_python(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ccattr.launch", "stage.py", "4"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 4 and " m2 " in proc.stdout
+
+
+def test_a_python_without_the_project_is_told_how_to_fix_it():
+    # -S: no site-packages, so this interpreter cannot import ccattr (like a system python that
+    # DVC picks from PATH when the venv is not activated)
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-S", "stages/launch.py", "stages/check_params.py"], cwd=root,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "cannot import ccattr" in proc.stderr and "source .venv/bin/activate" in proc.stderr

@@ -222,8 +222,8 @@ class TrainingParams(_Strict):
     """Stop after this many epochs without a better validation loss (``None``: off)."""
     num_threads: int | None = Field(None, ge=1)
     """CPU threads for torch (``None``: torch's default)."""
-    launcher: str = "python -m ccattr.launch"
-    """How DVC starts the finetune stage: ``python -m ccattr.launch`` (a warm interpreter when
+    launcher: str = "python stages/launch.py"
+    """How DVC starts the finetune stage: ``python stages/launch.py`` (a warm interpreter when
     ``make repro`` serves one, else plain ``python``), or e.g.
     ``accelerate launch --config_file configs/accelerate/ddp.yaml`` for several GPUs."""
 

@@ -2,6 +2,8 @@
 
     python -m ccattr.launch stages/finetune.py lora smollm2-l30
 
+(dvc.yaml goes through ``stages/launch.py``, which first checks that its ``python`` has ccattr.)
+
 Every model stage of the pipeline pays for importing torch, transformers, peft, accelerate and
 MLflow before it does any work: about 9 s per stage on a 2-core CPU, for 27 model stages.
 ``python -m ccattr.zygote serve`` (``make repro`` starts one for the run) imports them once and
