@@ -845,10 +845,13 @@ def build_report(compare_dir: str | Path = "results/compare",
         ("corpus", "Corpus", _corpus_section(validation_summary)),
         ("similarity", "Rule quality and the plateau (claim 3)",
          _fig_html("similarity_vs_scale", pngs["similarity_vs_scale"],
-                   f"Left: mean {_esc(quality)} between generated and reference rules per "
-                   "strategy and scale (<code>statistics.quality_metric</code>); the star marks "
-                   "where a plateau starts. Right: gain per doubling of parameters between "
-                   "consecutive scales; the dashed line is the plateau threshold.")
+                   (f"Left: mean {_esc(quality)} between generated and reference rules per "
+                    "strategy and scale (<code>statistics.quality_metric</code>); the star marks "
+                    "where a plateau starts. Right: gain per doubling of parameters between "
+                    "consecutive scales; the dashed line is the plateau threshold."
+                    if len(summary.get("scales") or []) > 1 else
+                    f"Mean {_esc(quality)} between generated and reference rules per strategy "
+                    "(<code>statistics.quality_metric</code>); one scale, so no gains or plateau."))
          + f"<h3>Rule quality per strategy and scale</h3><p class='muted'>Rules in the "
          f"<b>{_esc(summary.get('notation') or 'ccattr')}</b> notation; similarity, exact match, "
          "edit distance and parse rate are means over clauses; LRML P/R/F and BLEU are "

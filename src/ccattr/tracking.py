@@ -84,8 +84,9 @@ def setup(tp: TrackingParams) -> str:
         location = None
         if not uri.startswith(("http://", "https://")):
             location = Path(tp.artifact_location).resolve().as_uri()
-        # MLflow 3's UI opens an experiment of unknown kind on its GenAI overview (traces); this
-        # one holds training runs, so the UI should land on the runs table
+        # MLflow 3 asks each experiment's kind (GenAI or model training) and shows it; this one
+        # holds training runs. (Which page the UI opens also depends on its mode: `make ui`
+        # prints the URL with ?workflowType=machine_learning, which lands on the runs table.)
         exp_id = mlflow.create_experiment(tp.experiment, artifact_location=location,
                                           tags={EXPERIMENT_KIND_TAG: "custom_model_development"})
     mlflow.set_experiment(experiment_id=exp_id)
