@@ -55,7 +55,7 @@ test: setup
 
 # MLflow 3's UI opens experiments in its GenAI mode (traces) unless the URL asks for model training.
 ui: setup
-	@echo "Runs: http://127.0.0.1:5000/#/experiments/$$($(BIN)/python -c 'import sqlite3; from ccattr.config import load_params; r = sqlite3.connect("mlflow.db").execute("select experiment_id from experiments where name = ?", (load_params().tracking.experiment,)).fetchone(); print(r[0] if r else "")' 2>/dev/null)?workflowType=machine_learning"
+	@echo "Runs: http://127.0.0.1:5000/#/experiments/$$($(BIN)/python -c 'import sqlite3; from ccattr.config import load_params; r = sqlite3.connect("file:mlflow.db?mode=ro", uri=True).execute("select experiment_id from experiments where name = ?", (load_params().tracking.experiment,)).fetchone(); print(r[0] if r else "")' 2>/dev/null)?workflowType=machine_learning"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
 
 dag: setup
