@@ -5,7 +5,7 @@ passes run under bf16 autocast.
 
 * ``fp32``: fp32 weights, fp32 compute;
 * ``bf16-mixed``: fp32 (master) weights, matmuls under ``torch.autocast(dtype=bfloat16)``; on a
-  CPU with native bf16 (AVX512-BF16 or AMX) about twice as fast as fp32 for small models;
+  CPU with native bf16 (AVX512-BF16 or AMX) faster than fp32 (how much: ``benchmarks/cpu_stack.py``);
 * ``bf16``: bf16 weights (half the memory; GPUs);
 * ``auto``: ``bf16`` on CUDA with bf16 support, ``bf16-mixed`` on a CPU that supports bf16
   natively (the CPU's capability is checked, not the model), ``fp32`` elsewhere.
