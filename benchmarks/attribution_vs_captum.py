@@ -10,10 +10,14 @@ from ``data/corpus/*.jsonl``, generates each clause's rule greedily as the targe
   mode) on :meth:`Attributor.captum_input` (the prompt with each unit a ``{}`` slot, baseline
   ``""``),
 
-in one process, interleaved clause by clause, after one untimed warm-up clause each, and prints
-one JSON object.
+each in fp32 (exact) and, where the device computes bf16 natively, in bf16 autocast (ccattr's
+fast mode, ``precision="bf16-mixed"``; Captum's forwards wrapped in the same ``torch.autocast``),
+in one process, interleaved clause by clause (the order rotates), after one untimed warm-up
+clause each, and prints one JSON object. The fast mode's scores are compared with exact fp32:
+Spearman rank correlation of the word scores per clause (mean and minimum) and the share of
+clauses whose top-1 word is the same.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/attribution_vs_captum.py --clauses 8 --threads 2
+    PYTHONPATH=src .venv/bin/python benchmarks/attribution_vs_captum.py --clauses 20 --threads 2
 
 On a CPU both sides are bound by matmul FLOPs, so the speedup is about the ratio of work:
 Captum runs prompt + target (~110 tokens) with full-vocabulary logits at every position for
@@ -41,6 +45,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from ccattr.attribution import Attributor, PromptTemplate  # noqa: E402
 from ccattr.config import PromptParams  # noqa: E402
 from ccattr.generate import generate_rules  # noqa: E402
+from ccattr.precision import FP32, cpu_supports_bf16, resolve  # noqa: E402
 
 
 def load_clauses(n: int) -> list[str]:
@@ -59,16 +64,17 @@ def load_clauses(n: int) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clauses", type=int, default=8)
+    ap.add_argument("--clauses", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--max-new-tokens", type=int, default=48)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--prefix-sharing", default="batch", choices=["batch", "none"])
     args = ap.parse_args()
 
-    import captum
     import transformers
+    from captum import __version__ as captum_version
     from captum.attr import FeatureAblation, LLMAttribution
+    from scipy.stats import spearmanr
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     torch.set_num_threads(args.threads)
@@ -86,8 +92,13 @@ def main() -> None:
     clauses = load_clauses(args.clauses)
     targets = generate_rules(model, template, clauses, max_new_tokens=args.max_new_tokens, batch_size=8)
 
-    att = Attributor(model, tok, template, unit="word", perturbation="remove", target="generated",
-                     batch_size=args.batch_size, faithfulness=False, prefix_sharing=args.prefix_sharing)
+    bf16 = cpu_supports_bf16() if device.type == "cpu" else torch.cuda.is_bf16_supported()
+    precisions = [FP32.name, *(["bf16-mixed"] if bf16 else [])]
+    atts = {p: Attributor(model, tok, template, unit="word", perturbation="remove", target="generated",
+                          batch_size=args.batch_size, faithfulness=False, prefix_sharing=args.prefix_sharing,
+                          precision=resolve(p, device))
+            for p in precisions}
+    att = atts[FP32.name]
     llm = LLMAttribution(FeatureAblation(model), tok)
     inputs = [att.captum_input(c) for c in clauses]
     # Same prompt tokens on both sides (Captum encodes with special tokens, ccattr without).
@@ -99,31 +110,33 @@ def main() -> None:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    # Warm-up (untimed): one clause each.
-    att.attribute(clauses[0], targets[0])
-    warm_tokens, warm_logits = att._scorer.tokens_computed, att._scorer.logit_positions
-    llm.attribute(inputs[0], target=targets[0], forward_in_tokens=False)
+    def captum(inp, target: str, precision: str) -> np.ndarray:
+        with resolve(precision, device).autocast():
+            res = llm.attribute(inp, target=target, forward_in_tokens=False)
+        return res.seq_attr.float().cpu().numpy()
 
-    # Interleaved per clause (alternating which goes first), so that both see the same machine
-    # load; each side's time is the sum of its own calls.
-    t_ours = t_captum = 0.0
-    ours, theirs = [], []
+    sides = [(f"ccattr_{p}", lambda c, t, inp, p=p: atts[p].attribute(c, t).raw_scores) for p in precisions]
+    sides += [(f"captum_{p}", lambda c, t, inp, p=p: captum(inp, t, p)) for p in precisions]
+
+    # Warm-up (untimed): one clause each.
+    for _, fn in sides:
+        fn(clauses[0], targets[0], inputs[0])
+    warm_tokens, warm_logits = att._scorer.tokens_computed, att._scorer.logit_positions
+
+    # Interleaved per clause, the order rotating, so that every side sees the same machine load;
+    # each side's time is the sum of its own calls.
+    times = {name: 0.0 for name, _ in sides}
+    scores: dict[str, list[np.ndarray]] = {name: [] for name, _ in sides}
     with torch.inference_mode():
         for k, (c, t, inp) in enumerate(zip(clauses, targets, inputs, strict=True)):
-            for side in ((0, 1) if k % 2 == 0 else (1, 0)):
+            for name, fn in sides[k % len(sides):] + sides[:k % len(sides)]:
                 sync()
                 t0 = time.perf_counter()
-                if side == 0:
-                    ours.append(att.attribute(c, t).raw_scores)
-                else:
-                    res = llm.attribute(inp, target=t, forward_in_tokens=False)
-                    theirs.append(res.seq_attr.float().cpu().numpy())
+                scores[name].append(np.asarray(fn(c, t, inp), dtype=float))
                 sync()
-                if side == 0:
-                    t_ours += time.perf_counter() - t0
-                else:
-                    t_captum += time.perf_counter() - t0
+                times[name] += time.perf_counter() - t0
 
+    ours, theirs = scores["ccattr_fp32"], scores["captum_fp32"]
     units = int(sum(len(s) for s in ours))
     # The work each side did, in multiply-accumulates: every token through the decoder layers,
     # plus the vocabulary projection where logits are computed. Captum (forward_in_tokens=False)
@@ -141,21 +154,40 @@ def main() -> None:
     result = {
         "clauses": len(clauses),
         "units": units,
-        "ccattr_s": round(t_ours, 3),
-        "captum_s": round(t_captum, 3),
-        "speedup": round(t_captum / t_ours, 2),
-        "perturbations_per_s_ccattr": round(units / t_ours, 2),
-        "perturbations_per_s_captum": round(units / t_captum, 2),
+        **{f"{name}_s": round(v, 3) for name, v in times.items()},
+        "speedup": round(times["captum_fp32"] / times["ccattr_fp32"], 2),
+        "perturbations_per_s_ccattr": round(units / times["ccattr_fp32"], 2),
+        "perturbations_per_s_captum": round(units / times["captum_fp32"], 2),
         "max_abs_diff": diff,
         "captum_tokens": captum_tokens,
         "ccattr_tokens": ours_tokens,
         # The speedup a purely compute-bound device allows (ratio of multiply-accumulates); a
         # measured speedup near it means the remaining gap to a larger one is arithmetic, not overhead.
         "compute_bound_speedup": round(work_ratio, 2),
+    }
+    if bf16:
+        fast = scores["ccattr_bf16-mixed"]
+        # A clause of one word has no ranking to agree on; constant scores give NaN (counted).
+        rhos = [float(spearmanr(a, b).statistic) for a, b in zip(fast, ours, strict=True) if len(a) > 1]
+        result |= {
+            "fast_speedup_vs_captum_fp32": round(times["captum_fp32"] / times["ccattr_bf16-mixed"], 2),
+            "fast_speedup_vs_captum_bf16": round(times["captum_bf16-mixed"] / times["ccattr_bf16-mixed"], 2),
+            "fast_speedup_vs_exact": round(times["ccattr_fp32"] / times["ccattr_bf16-mixed"], 2),
+            "fast_spearman_mean": round(float(np.nanmean(rhos)), 4),
+            "fast_spearman_min": round(float(np.nanmin(rhos)), 4),
+            "fast_spearman_nan": int(np.isnan(rhos).sum()),
+            "fast_top1_same": round(float(np.mean([int(np.argmax(a) == np.argmax(b))
+                                                   for a, b in zip(fast, ours, strict=True) if len(a)])), 4),
+            "fast_max_abs_diff": max(float(np.abs(a - b).max()) for a, b in zip(fast, ours, strict=True) if len(a)),
+            "targets": {"fast_speedup_vs_captum_fp32": 5.0, "fast_spearman_mean": 0.98, "fast_top1_same": 0.95},
+        }
+    else:
+        result["fast_mode"] = "not run: no native bf16 on this device"
+    result |= {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else f"cpu ({args.threads} threads)",
         "torch": torch.__version__,
         "transformers": transformers.__version__,
-        "captum": captum.__version__,
+        "captum": captum_version,
     }
     print(json.dumps(result))
 
