@@ -14,12 +14,14 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from ccattr.attribution import (
     CLAUSE_COLUMNS,
     LONG_COLUMNS,
+    MAP_COLUMNS,
     AttributionCache,
     Attributor,
     ClauseAttribution,
@@ -453,18 +455,18 @@ def test_cache_recomputes_only_changed_clauses(model, tok, template, tmp_path):
     cache = AttributionCache(tmp_path / "attr.sqlite")
     recs = [{"id": f"c{i}", "clause": c, "target": TARGET, "reference": None}
             for i, c in enumerate(CLAUSES + ["Ramps shall not exceed 1:12."])]
-    long1, cl1 = attribute_many(att, recs, cache=cache, checkpoint_hash="ck1", progress=False)
+    long1, cl1, _ = attribute_many(att, recs, cache=cache, checkpoint_hash="ck1", progress=False)
     assert len(calls) == 3 and len(cache) == 3
     assert tuple(long1.columns) == LONG_COLUMNS and tuple(cl1.columns) == CLAUSE_COLUMNS
     assert cl1["clause_id"].tolist() == ["c0", "c1", "c2"]
 
     calls.clear()
-    long2, cl2 = attribute_many(att, recs, cache=cache, checkpoint_hash="ck1", progress=False)
+    long2, cl2, _ = attribute_many(att, recs, cache=cache, checkpoint_hash="ck1", progress=False)
     assert calls == []
     assert long2.equals(long1) and cl2.equals(cl1)
 
     recs[1] = {**recs[1], "clause": recs[1]["clause"].replace("900", "1000")}
-    long3, cl3 = attribute_many(att, recs, cache=cache, checkpoint_hash="ck1", progress=False)
+    long3, cl3, _ = attribute_many(att, recs, cache=cache, checkpoint_hash="ck1", progress=False)
     assert calls == [recs[1]["clause"]]
     assert cl3.iloc[[0, 2]].reset_index(drop=True).equals(cl1.iloc[[0, 2]].reset_index(drop=True))
 
@@ -503,3 +505,39 @@ def test_bf16_autocast_ranks_the_clause_words_like_fp32(model, tok, template, re
     print(f"\nbf16-mixed vs fp32 word ranking: mean Spearman {np.mean(rhos):.4f} (min {np.min(rhos):.4f}) "
           f"over {len(clauses)} clauses; same top word on {sum(top1)} of {len(clauses)}")
     assert np.mean(rhos) >= 0.98
+
+
+# ---------------------------------------------------------------------------------------------
+# Clause unit x rule token maps
+
+
+def test_token_map_rows_sum_to_the_unit_scores(model, tok, template, tmp_path):
+    att = Attributor(model, tok, template, batch_size=4, faithfulness=False)
+    res = att.attribute(CLAUSES[1], TARGET, clause_id="c1")
+    n_t = len(att.encode_target(TARGET))
+    assert res.token_scores.shape == (res.n_units, n_t)
+    np.testing.assert_allclose(res.token_scores.sum(axis=1), res.raw_scores, rtol=0, atol=1e-9)
+    # The spans tile the rule's characters and name its tokens.
+    assert "".join(res.target_tokens) == TARGET
+    assert [TARGET[a:b] for a, b in res.target_spans] == [t.lstrip() if a and TARGET[a - 1] == " " else t
+                                                           for t, (a, b) in zip(res.target_tokens, res.target_spans,
+                                                                                strict=True)]
+    df = res.map_frame()
+    assert tuple(df.columns) == MAP_COLUMNS and len(df) == res.n_units * n_t
+    back = df.pivot(index="unit_index", columns="token_index", values="delta").to_numpy()
+    np.testing.assert_allclose(back, res.token_scores, atol=1e-6)
+    # The cache keeps the map.
+    cache = AttributionCache(tmp_path / "a.sqlite")
+    cache.put("k", res)
+    again = cache.get("k")
+    np.testing.assert_array_equal(again.token_scores, res.token_scores)
+    assert again.target_spans == res.target_spans and again.target_tokens == res.target_tokens
+    _, _, maps = attribute_many(att, [{"id": "c1", "clause": CLAUSES[1], "target": TARGET}], progress=False)
+    pd.testing.assert_frame_equal(maps, df)
+
+
+def test_semantic_target_has_no_token_map(model, tok, template):
+    att = Attributor(model, tok, template, target="semantic", faithfulness=False, max_new_tokens=4,
+                     embed_fn=lambda texts: np.ones((len(texts), 3)))
+    res = att.attribute(SHORT, TARGET)
+    assert res.token_scores is None and res.map_frame().empty

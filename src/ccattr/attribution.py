@@ -59,6 +59,7 @@ from ccattr.prompts import PromptTemplate
 __all__ = [
     "LONG_COLUMNS",
     "CLAUSE_COLUMNS",
+    "MAP_COLUMNS",
     "UNITS",
     "PERTURBATIONS",
     "TARGETS",
@@ -87,8 +88,10 @@ LONG_COLUMNS = ("clause_id", "unit_index", "text", "category", "start", "end", "
 #: Keys of :meth:`ClauseAttribution.summary`.
 CLAUSE_COLUMNS = ("clause_id", "n_units", "entropy", "gini", "top_k_share", "comprehensiveness",
                   "sufficiency", "random_comprehensiveness", "random_sufficiency", "base_logprob")
-#: Bump when a change alters the scores, so that cached attributions are recomputed.
-SCHEMA_VERSION = 1
+#: Columns of :meth:`ClauseAttribution.map_frame`: one row per (clause unit, rule token).
+MAP_COLUMNS = ("clause_id", "unit_index", "token_index", "token", "token_start", "token_end", "delta")
+#: Bump when a change alters the scores or what is stored, so that cached attributions are recomputed.
+SCHEMA_VERSION = 2
 #: Default text a unit is replaced by with ``perturbation="neutral"``.
 NEUTRAL_TEXT = "_"
 
@@ -333,6 +336,11 @@ class ClauseAttribution:
     ``comprehensiveness`` / ``sufficiency``: drop of ``f`` when the top-k units are perturbed
     together / when all units but the top-k are perturbed; ``random_*``: the same for random
     k-subsets (mean over draws).
+
+    ``token_scores`` (targets ``generated``/``reference``): the same drop per rule token, shape
+    ``(n_units, n_tokens)``, ``token_scores[i, t] = log p(token_t | original) - log p(token_t |
+    units[i] perturbed)``, so each row sums to ``raw_scores[i]``; ``target_spans`` are the
+    tokens' character spans in ``target_text`` (``None`` where the tokenizer gives no offsets).
     """
 
     clause: str
@@ -351,10 +359,32 @@ class ClauseAttribution:
     target: str = "generated"
     target_text: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    token_scores: np.ndarray | None = None
+    target_tokens: list[str] | None = None
+    target_spans: list[tuple[int, int]] | None = None
 
     @property
     def n_units(self) -> int:
         return len(self.units)
+
+    def map_frame(self) -> pd.DataFrame:
+        """The clause-unit x rule-token map as rows (columns :data:`MAP_COLUMNS`); empty for the
+        ``semantic`` target, which has no per-token score."""
+        if self.token_scores is None or not self.n_units:
+            return pd.DataFrame({c: pd.Series(dtype=object if c in ("clause_id", "token") else np.int64)
+                                 for c in MAP_COLUMNS}).astype({"delta": np.float32})
+        n_u, n_t = self.token_scores.shape
+        spans = self.target_spans or [(-1, -1)] * n_t
+        return pd.DataFrame({
+            "clause_id": pd.Series([str(self.clause_id)] * (n_u * n_t), dtype=object),
+            "unit_index": np.repeat(np.arange(n_u, dtype=np.int64), n_t),
+            "token_index": np.tile(np.arange(n_t, dtype=np.int64), n_u),
+            "token": pd.Series(list(self.target_tokens or [""] * n_t) * n_u, dtype=object),
+            "token_start": np.tile(np.asarray([a for a, _ in spans], dtype=np.int64), n_u),
+            "token_end": np.tile(np.asarray([b for _, b in spans], dtype=np.int64), n_u),
+            # float32: the map is the bulk of the stored data and needs no more digits.
+            "delta": self.token_scores.astype(np.float32).ravel(),
+        })[list(MAP_COLUMNS)]
 
     def to_frame(self) -> pd.DataFrame:
         """The long table rows (columns :data:`LONG_COLUMNS`), one per unit."""
@@ -396,6 +426,9 @@ class ClauseAttribution:
             "target": self.target,
             "target_text": self.target_text,
             "config": self.config,
+            "token_scores": None if self.token_scores is None else self.token_scores.tolist(),
+            "target_tokens": self.target_tokens,
+            "target_spans": None if self.target_spans is None else [list(x) for x in self.target_spans],
         }
 
     @classmethod
@@ -417,6 +450,10 @@ class ClauseAttribution:
             target=d.get("target", "generated"),
             target_text=d.get("target_text"),
             config=d.get("config", {}),
+            token_scores=None if d.get("token_scores") is None
+            else np.asarray(d["token_scores"], dtype=np.float64).reshape(len(d["units"]), -1),
+            target_tokens=d.get("target_tokens"),
+            target_spans=None if d.get("target_spans") is None else [(int(a), int(b)) for a, b in d["target_spans"]],
         )
 
 
@@ -542,9 +579,14 @@ class _Scorer:
     def logprobs(self, seqs: Sequence[Sequence[int]], target: Sequence[int]) -> np.ndarray:
         """``sum_t log p(target_t | seq + target_<t)`` for every ``seq`` (``seqs[0]`` is the
         reference whose KV cache the others reuse)."""
+        return self.score(seqs, target)[0]
+
+    def score(self, seqs: Sequence[Sequence[int]], target: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """``(sums, per_token)``: :meth:`logprobs` and, shape ``(len(seqs), len(target))``, each
+        target token's ``log p(target_t | seq + target_<t)`` (the rows sum to ``sums``)."""
         n_t = len(target)
         if n_t == 0 or not seqs:
-            return np.zeros(len(seqs))
+            return np.zeros(len(seqs)), np.zeros((len(seqs), n_t))
         # Identical prompts are scored once.
         uniq: dict[tuple[int, ...], int] = {}
         index = [uniq.setdefault(tuple(s), len(uniq)) for s in seqs]
@@ -557,11 +599,11 @@ class _Scorer:
         kv = self._prefix_kv(ref[:max(starts)]) if max(starts) > 0 else None
         if kv is None:
             starts = [0] * len(rows)
-        out = np.zeros(len(rows))
+        out, tok_out = np.zeros(len(rows)), np.zeros((len(rows), n_t))
         tgt = list(target)
         for chunk in self._plan(rows, starts, n_t):
-            self._run(chunk, rows, starts, tgt, kv, out)
-        return out[index]
+            self._run(chunk, rows, starts, tgt, kv, out, tok_out)
+        return out[index], tok_out[index]
 
     def _plan(self, rows: list[tuple[int, ...]], starts: list[int], n_t: int) -> list[list[int]]:
         """Split the rows into batches of at most ``batch_size`` that minimize the tokens computed
@@ -587,9 +629,9 @@ class _Scorer:
         return chunks[::-1]
 
     def _run(self, chunk: list[int], rows: list[tuple[int, ...]], starts: list[int], tgt: list[int],
-             kv: Any, out: np.ndarray) -> None:
+             kv: Any, out: np.ndarray, tok_out: np.ndarray) -> None:
         try:
-            self._batch(chunk, rows, starts, tgt, kv, out)
+            self._batch(chunk, rows, starts, tgt, kv, out, tok_out)
         except (torch.OutOfMemoryError, RuntimeError) as err:
             if not is_oom(err) or len(chunk) == 1:
                 raise
@@ -599,11 +641,11 @@ class _Scorer:
             self.oom_splits += 1
             half = len(chunk) // 2
             self.batch_size = max(1, min(self.batch_size, half))  # later batches start smaller
-            self._run(chunk[:half], rows, starts, tgt, kv, out)
-            self._run(chunk[half:], rows, starts, tgt, kv, out)
+            self._run(chunk[:half], rows, starts, tgt, kv, out, tok_out)
+            self._run(chunk[half:], rows, starts, tgt, kv, out, tok_out)
 
     def _batch(self, chunk: list[int], rows: list[tuple[int, ...]], starts: list[int], tgt: list[int],
-               kv: Any, out: np.ndarray) -> None:
+               kv: Any, out: np.ndarray, tok_out: np.ndarray) -> None:
         n_t = len(tgt)
         b = len(chunk)
         c = min(starts[i] for i in chunk) if kv is not None else 0  # shared prefix of the batch
@@ -641,6 +683,7 @@ class _Scorer:
             lg = logits[r, first[r] - offset + steps].float()                           # (T, V)
             lp = lg.gather(1, tgt_t[:, None])[:, 0] - torch.logsumexp(lg, dim=-1)
             out[i] = float(lp.double().sum())
+            tok_out[i] = lp.double().cpu().numpy()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -794,6 +837,18 @@ class Attributor:
         """Target tokens, as Captum makes them: ``tokenizer.encode(text, add_special_tokens=False)``."""
         return self.tokenizer.encode(text, add_special_tokens=False)
 
+    def target_pieces(self, text: str, ids: Sequence[int]) -> tuple[list[str], list[tuple[int, int]] | None]:
+        """Each target token's text and character span in ``text`` (spans ``None`` when the
+        tokenizer cannot give offsets that match ``ids``)."""
+        pieces = [self.tokenizer.decode([i]) for i in ids]
+        try:
+            enc = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        except (NotImplementedError, ValueError, TypeError):  # slow tokenizers have no offsets
+            return pieces, None
+        if list(enc["input_ids"]) != list(ids):
+            return pieces, None
+        return pieces, [(int(a), int(b)) for a, b in enc["offset_mapping"]]
+
     @torch.inference_mode()
     def target_logprobs(self, clauses: Sequence[str], target_text: str) -> np.ndarray:
         """Log-probability of ``target_text`` after each clause's prompt (teacher-forced, batched).
@@ -871,11 +926,15 @@ class Attributor:
             return base - self.target_logprobs([clause] + texts, tgt)[1:]
 
         base = float(self.target_logprobs([clause], tgt)[0]) if self.target == "semantic" else None
+        token_scores = tokens = spans = None
         if self.target == "semantic":
             raw = drop(variants)
         else:
-            lp = self.target_logprobs([clause] + variants, tgt)
+            ids = self.encode_target(tgt)
+            lp, per_token = self._scorer.score(self.encode([clause] + variants), ids)
             base, raw = float(lp[0]), float(lp[0]) - lp[1:]
+            token_scores = per_token[0][None, :] - per_token[1:]
+            tokens, spans = self.target_pieces(tgt, ids)
         k = top_k_count(n, self.top_k_fraction)
         comp = suff = rcomp = rsuff = float("nan")
         if self.faithfulness and n:
@@ -897,7 +956,7 @@ class Attributor:
             entropy=normalized_entropy(raw), gini=gini(raw), top_k_share=top_k_share(raw, k=k),
             comprehensiveness=comp, sufficiency=suff, random_comprehensiveness=rcomp,
             random_sufficiency=rsuff, clause_id=str(clause_id), target=self.target, target_text=tgt,
-            config=self.config(),
+            config=self.config(), token_scores=token_scores, target_tokens=tokens, target_spans=spans,
         )
 
 
@@ -964,12 +1023,13 @@ def _empty_long() -> pd.DataFrame:
 
 
 def attribute_many(attributor: Attributor, clauses: Sequence[dict[str, Any]], cache: AttributionCache | None = None,
-                   checkpoint_hash: str = "", progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+                   checkpoint_hash: str = "", progress: bool = True
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Attribute many clauses, computing only cache misses.
 
     ``clauses``: dicts with ``id``, ``clause`` and optionally ``target`` (the model's generated
-    rule) and ``reference``. Returns ``(long_df, clause_df)`` with columns :data:`LONG_COLUMNS`
-    and :data:`CLAUSE_COLUMNS`, in the order of ``clauses``.
+    rule) and ``reference``. Returns ``(long_df, clause_df, map_df)`` with columns
+    :data:`LONG_COLUMNS`, :data:`CLAUSE_COLUMNS` and :data:`MAP_COLUMNS`, in the order of ``clauses``.
     """
     from tqdm.auto import tqdm
 
@@ -992,5 +1052,7 @@ def attribute_many(attributor: Attributor, clauses: Sequence[dict[str, Any]], ca
         bar.set_postfix(cached=hits, computed=len(results) - hits)
     long_df = pd.concat([r.to_frame() for r in results], ignore_index=True) if results else _empty_long()
     clause_df = pd.DataFrame([r.summary() for r in results], columns=list(CLAUSE_COLUMNS))
-    return long_df, clause_df
+    empty_map = ClauseAttribution("", [], np.zeros(0), np.zeros(0), *([float("nan")] * 8)).map_frame()
+    map_df = pd.concat([r.map_frame() for r in results] or [empty_map], ignore_index=True)
+    return long_df, clause_df, map_df
 

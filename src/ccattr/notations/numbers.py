@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Iterable
 
-__all__ = ["NUMBER_WORDS", "clause_values", "literal_value", "missing_values"]
+__all__ = ["NUMBER_WORDS", "clause_values", "literal_value", "missing_values", "same_value"]
 
 #: Number words a clause may use for a small integer ("more than one activity" -> ``1``).
 NUMBER_WORDS: dict[str, float] = {
@@ -83,7 +83,8 @@ def literal_value(literal: str) -> float | None:
     return v / 100 if literal.strip().endswith("%") else v
 
 
-def _close(a: float, b: float) -> bool:
+def same_value(a: float, b: float) -> bool:
+    """Two values equal to rounding (rule and clause write the same number)."""
     return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
 
 
@@ -96,6 +97,6 @@ def missing_values(literals: Iterable[str], clause: str) -> list[str]:
         v = literal_value(lit)
         if v is None or lit in missing:
             continue
-        if not any(_close(v, c) for c in values):
+        if not any(same_value(v, c) for c in values):
             missing.append(lit)
     return missing
