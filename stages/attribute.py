@@ -1,7 +1,9 @@
 """DVC stage attribute@<strategy>-<scale>: leave-one-unit-out attribution of test clauses.
 
-Writes results/attributions/<name>.parquet (one row per clause unit) and <name>.clauses.parquet
-(focus and faithfulness per clause). Scores are cached by (checkpoint, clause, config) hashes in
+Writes results/attributions/<name>.parquet (one row per clause unit), <name>.clauses.parquet
+(focus, faithfulness and number/identifier fidelity per clause), <name>.maps.parquet (clause
+unit x rule token log-probability drops) and <name>.fidelity.parquet (one row per number or
+identifier of each generated rule: the clause unit it leaned on most). Scores are cached by (checkpoint, clause, config) hashes in
 .cache/attributions, so when a few rules change only those clauses are recomputed.
 """
 
@@ -11,6 +13,7 @@ import mlflow
 
 from ccattr import tracking
 from ccattr.attribution import AttributionCache, Attributor, attribute_many
+from ccattr.fidelity import KINDS, clause_rates, items_frame
 from ccattr.io import read_json, read_jsonl, sha256_dir
 from ccattr.metrics import Embedder
 from ccattr.models import load_finetuned, pick_device
@@ -42,23 +45,36 @@ def main(strategy: str, scale: str) -> None:
     embed_fn = Embedder(params.evaluation.embedder_package) if ap.target == "semantic" else None
     attributor = Attributor(model, tok, template, unit=ap.unit, perturbation=ap.perturbation, target=ap.target,
                             batch_size=ap.batch_size, top_k_fraction=ap.top_k_fraction, embed_fn=embed_fn,
-                            precision=precision)
+                            precision=precision, method=ap.method, n_samples=ap.n_samples)
     clauses = [{"id": r["id"], "clause": r["clause"], "target": r["prediction"], "reference": r["reference"]}
                for r in rows]
     first_work(f"attribute@{name}")
-    long_df, clause_df = attribute_many(attributor, clauses, cache=AttributionCache(CACHE_DIR / "attributions"),
-                                        checkpoint_hash=sha256_dir(FINETUNED_DIR / name, "*.safetensors"))
-    for df in (long_df, clause_df):
+    long_df, clause_df, map_df = attribute_many(attributor, clauses,
+                                                cache=AttributionCache(CACHE_DIR / "attributions"),
+                                                checkpoint_hash=sha256_dir(FINETUNED_DIR / name, "*.safetensors"))
+    targets = {str(r["id"]): (r["reference"] if ap.target == "reference" else r["prediction"],
+                              r.get("notation") or params.corpus.notation) for r in rows}
+    fidelity_df = items_frame(long_df, map_df, targets)
+    clause_df = clause_df.merge(clause_rates(fidelity_df, clause_df["clause_id"]), on="clause_id", how="left")
+    for df in (long_df, clause_df, map_df, fidelity_df):
         df["strategy"], df["scale"], df["n_params"], df["run_id"] = strategy, scale, run["n_params"], run["run_id"]
         df["family"] = run.get("family")
     write_parquet(long_df, ATTR_DIR / f"{name}.parquet")
     write_parquet(clause_df, ATTR_DIR / f"{name}.clauses.parquet")
+    write_parquet(map_df, ATTR_DIR / f"{name}.maps.parquet")
+    write_parquet(fidelity_df, ATTR_DIR / f"{name}.fidelity.parquet")
     with tracking.start_run(run_id=run["run_id"], stage="attribute", tags=precision.tags("attribution")):
         mlflow.log_metrics({f"attr_mean_{k}": float(clause_df[k].mean())
                             for k in ("entropy", "gini", "top_k_share", "comprehensiveness", "sufficiency")})
         mlflow.log_metric("attr_skipped_empty_predictions", len(empty))
+        scored = fidelity_df[fidelity_df["has_source"].astype(bool)]
+        for kind, col in KINDS.items():  # pooled over items; the per-clause rates go to compare
+            k = scored[scored["kind"] == kind]
+            if len(k):
+                mlflow.log_metrics({f"attr_{col}": float(k["faithful"].mean()), f"attr_{kind}_items": len(k)})
         mlflow.log_artifact(str(ATTR_DIR / f"{name}.parquet"), artifact_path="attributions")
-        mlflow.log_artifact(str(ATTR_DIR / f"{name}.clauses.parquet"), artifact_path="attributions")
+        for suffix in ("clauses", "maps", "fidelity"):
+            mlflow.log_artifact(str(ATTR_DIR / f"{name}.{suffix}.parquet"), artifact_path="attributions")
     print(f"{name}: {len(clause_df)} clauses ({len(empty)} skipped: empty prediction), {len(long_df)} units, "
           f"mean normalized entropy {clause_df['entropy'].mean():.3f}")
 

@@ -69,3 +69,20 @@ def test_layer_ig_scores_units_from_their_tokens(att):
 def test_unknown_method_is_refused(att):
     with pytest.raises(ValueError, match="unknown attribution method 'occlusion'"):
         estimators.unit_scores(att, CLAUSE, TARGET, "occlusion", 1)
+
+
+def test_attributor_runs_the_configured_method(tokenizer):
+    from ccattr.config import AttributionParams
+
+    model = make_tiny_model(tokenizer)
+    lime = Attributor(model, tokenizer, PromptTemplate(tokenizer), method="lime", n_samples=16)
+    exact = Attributor(model, tokenizer, PromptTemplate(tokenizer))
+    res = lime.attribute(CLAUSE, TARGET)
+    assert res.raw_scores.shape == (len(lime.units(CLAUSE)),) and res.token_scores is None
+    assert res.config["method"] == "lime" and lime.config_hash() != exact.config_hash()
+    np.testing.assert_array_equal(lime.attribute(CLAUSE, TARGET).raw_scores, res.raw_scores)  # seeded per clause
+    assert np.isfinite(res.comprehensiveness)  # faithfulness still from the exact scorer
+    with pytest.raises(ValueError, match="target 'semantic' needs method 'exact'"):
+        AttributionParams(method="shapley", target="semantic")
+    with pytest.raises(ValueError, match="unknown attribution method"):
+        Attributor(model, tokenizer, PromptTemplate(tokenizer), method="occlusion")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ccattr.attribution import ClauseAttribution, make_units
-from ccattr.fidelity import ITEM_COLUMNS, clause_rates, fidelity_items, items_frame, rule_items
+from ccattr.fidelity import ITEM_COLUMNS, attribution_items, clause_rates, items_frame, rule_items
 
 CLAUSE = "D1.1.1 Every building to which NZS 4121 applies shall have a route 1200 mm wide."
 RULE = ("if(atom(fun(subject_to),var(building),data(NZS 4121))),"
@@ -60,16 +61,18 @@ def test_rule_items_for_every_notation(notation, rule, want):
     m[[u.text for u in units].index("1200"), :] = 1.0
     res = ClauseAttribution(clause, units, m.sum(1), m.sum(1), 0.0, *([float("nan")] * 7), target_text=rule,
                             token_scores=m, target_spans=spans, target_tokens=[rule[a:b] for a, b in spans])
-    assert [r["faithful"] for r in fidelity_items(res, notation)] == [True]
+    assert [r["faithful"] for r in attribution_items(res, notation)] == [True]
 
 
 def test_fidelity_hits_and_misses():
-    right = fidelity_items(_attribution({"NZS 4121": "4121", "1200": "1200"}), "ccattr")
+    right = attribution_items(_attribution({"NZS 4121": "4121", "1200": "1200"}), "ccattr")
     assert [(r["kind"], r["item"], r["top_unit"], r["faithful"], r["has_source"]) for r in right] == [
         ("identifier", "NZS 4121", "4121", True, True), ("number", "1200", "1200", True, True)]
-    wrong = fidelity_items(_attribution({"NZS 4121": "building", "1200": "wide"}), "ccattr")
+    wrong = attribution_items(_attribution({"NZS 4121": "building", "1200": "wide"}), "ccattr")
     assert [r["faithful"] for r in wrong] == [False, False]
-    df = items_frame([_attribution({"NZS 4121": "4121", "1200": "wide"})], "ccattr")
+    res = _attribution({"NZS 4121": "4121", "1200": "wide"})
+    df = items_frame(res.to_frame(), res.map_frame(), {"c1": (RULE, "ccattr")})
+    assert df.to_dict("records") == attribution_items(res, "ccattr")  # from the stored tables, the same
     assert tuple(df.columns) == ITEM_COLUMNS
     rates = clause_rates(df, ["c1", "c2"])
     assert rates.loc[0, "number_fidelity"] == 0.0 and rates.loc[0, "identifier_fidelity"] == 1.0
@@ -80,7 +83,7 @@ def test_items_without_a_source_in_the_clause_are_not_rated():
     res = _attribution({"NZS 4121": "4121", "1200": "1200"})
     res.clause = res.clause.replace("1200", "900")
     res.units = make_units(res.clause)
-    items = items_frame([res], "ccattr")
+    items = pd.DataFrame(attribution_items(res, "ccattr"), columns=list(ITEM_COLUMNS))
     assert not items.loc[items["kind"] == "number", "has_source"].any()
     assert np.isnan(clause_rates(items, ["c1"]).loc[0, "number_fidelity"])
 
@@ -92,6 +95,6 @@ def test_a_real_attribution_gives_items(tokenizer):
 
     att = Attributor(make_tiny_model(tokenizer), tokenizer, PromptTemplate(tokenizer), faithfulness=False)
     res = att.attribute(CLAUSE, RULE, clause_id="c1")
-    rows = fidelity_items(res, "ccattr")
+    rows = attribution_items(res, "ccattr")
     assert [r["item"] for r in rows] == ["NZS 4121", "1200"]
     assert all(0 <= r["top_unit_index"] < res.n_units for r in rows)

@@ -751,7 +751,9 @@ class Attributor:
                  generate_fn: Callable[[list[str]], list[str]] | None = None,
                  neutral: str = NEUTRAL_TEXT, faithfulness: bool = True, n_random: int = 3,
                  seed: int = 0, prefix_sharing: str = "batch", max_new_tokens: int = 96,
-                 precision: Precision = FP32):
+                 precision: Precision = FP32, method: str = "exact", n_samples: int = 25):
+        from ccattr.estimators import METHODS
+
         if unit not in UNITS:
             raise ValueError(f"unknown unit {unit!r}; expected one of {UNITS}")
         if perturbation not in PERTURBATIONS:
@@ -760,6 +762,10 @@ class Attributor:
             raise ValueError(f"unknown target {target!r}; expected one of {TARGETS}")
         if not 0 < top_k_fraction <= 1:
             raise ValueError("top_k_fraction must be in (0, 1]")
+        if method not in METHODS:
+            raise ValueError(f"unknown attribution method {method!r}; expected one of {', '.join(METHODS)}")
+        if method != "exact" and target == "semantic":
+            raise ValueError(f"method {method!r} scores a log-probability; target 'semantic' needs method 'exact'")
         if target == "semantic" and embed_fn is None:
             raise ValueError("target='semantic' needs embed_fn (list[str] -> np.ndarray)")
         self.model = model
@@ -777,6 +783,8 @@ class Attributor:
         self.n_random = int(n_random)
         self.seed = int(seed)
         self.max_new_tokens = int(max_new_tokens)
+        self.method = method
+        self.n_samples = int(n_samples)
         model.eval()
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.precision = precision
@@ -794,6 +802,8 @@ class Attributor:
         return {
             "schema": SCHEMA_VERSION,
             "precision": self.precision.name,
+            "method": self.method,
+            "n_samples": self.n_samples if self.method != "exact" else None,
             "unit": self.unit,
             "perturbation": self.perturbation,
             "neutral": self.neutral if self.perturbation == "neutral" else None,
@@ -836,6 +846,16 @@ class Attributor:
     def encode_target(self, text: str) -> list[int]:
         """Target tokens, as Captum makes them: ``tokenizer.encode(text, add_special_tokens=False)``."""
         return self.tokenizer.encode(text, add_special_tokens=False)
+
+    @torch.inference_mode()
+    def leave_one_out(self, clause: str, target_text: str, units: Sequence[Unit] | None = None
+                      ) -> tuple[float, np.ndarray, np.ndarray]:
+        """``(base, raw, token_scores)``: the target's log-probability after the clause, the drop
+        when each unit is perturbed alone, and that drop per target token (rows sum to ``raw``)."""
+        units = self.units(clause) if units is None else list(units)
+        variants = [perturb(clause, units, {i: self.replacement(u)}) for i, u in enumerate(units)]
+        lp, per_token = self._scorer.score(self.encode([clause] + variants), self.encode_target(target_text))
+        return float(lp[0]), float(lp[0]) - lp[1:], per_token[0][None, :] - per_token[1:]
 
     def target_pieces(self, text: str, ids: Sequence[int]) -> tuple[list[str], list[tuple[int, int]] | None]:
         """Each target token's text and character span in ``text`` (spans ``None`` when the
@@ -929,12 +949,16 @@ class Attributor:
         token_scores = tokens = spans = None
         if self.target == "semantic":
             raw = drop(variants)
+        elif self.method == "exact":
+            base, raw, token_scores = self.leave_one_out(clause, tgt, units)
+            tokens, spans = self.target_pieces(tgt, self.encode_target(tgt))
         else:
-            ids = self.encode_target(tgt)
-            lp, per_token = self._scorer.score(self.encode([clause] + variants), ids)
-            base, raw = float(lp[0]), float(lp[0]) - lp[1:]
-            token_scores = per_token[0][None, :] - per_token[1:]
-            tokens, spans = self.target_pieces(tgt, ids)
+            from ccattr.estimators import unit_scores
+
+            base = float(self.target_logprobs([clause], tgt)[0])
+            with torch.inference_mode(False):  # layer_ig needs gradients
+                raw = unit_scores(self, clause, tgt, self.method, self.n_samples,
+                                  seed=int(clause_hash(clause)[:8], 16) ^ self.seed)
         k = top_k_count(n, self.top_k_fraction)
         comp = suff = rcomp = rsuff = float("nan")
         if self.faithfulness and n:

@@ -42,6 +42,8 @@ STRATEGIES = ("fft", "lora", "qlora", "hybrid")
 #: Numeric precision of a stage (see ccattr.precision): auto, fp32, bf16 autocast over fp32
 #: weights, or bf16 weights.
 PrecisionSetting = Literal["auto", "fp32", "bf16-mixed", "bf16"]
+#: Attribution estimators (see ccattr.estimators): exact leave-one-out or one of Captum's.
+AttributionMethod = Literal["exact", "shapley", "kernel_shap", "lime", "layer_ig"]
 #: Per-clause rule-quality figures of the evaluate stage (see ccattr.metrics), all in [0, 1].
 QualityMetric = Literal["similarity", "lrml_f", "bleu", "exact_match", "edit_similarity"]
 
@@ -256,6 +258,19 @@ class AttributionParams(_Strict):
     top_k_fraction: float = Field(0.2, gt=0, le=1)
     precision: PrecisionSetting = "auto"
     """As ``training.precision``, for the attribution forwards (``fp32``: exact, as Captum's)."""
+    method: AttributionMethod = "exact"
+    """``exact``: leave-one-out, with the clause-unit x rule-token map; the others are Captum's
+    estimators over the same units (:mod:`ccattr.estimators`), targets generated/reference only."""
+    n_samples: int = Field(25, ge=1)
+    """A Captum estimator's budget: permutations (shapley), coalitions (kernel_shap, lime) or
+    integration steps (layer_ig)."""
+
+    @model_validator(mode="after")
+    def _method_target(self) -> AttributionParams:
+        if self.method != "exact" and self.target == "semantic":
+            raise ValueError(f"attribution.method {self.method!r} scores a log-probability; "
+                             "target 'semantic' needs method 'exact'")
+        return self
 
 
 class StatisticsParams(_Strict):

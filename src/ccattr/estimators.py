@@ -22,13 +22,15 @@ with leave-one-out.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import torch
 
+from ccattr.config import AttributionMethod
+
 #: ``attribution.method`` values; ``exact`` is leave-one-out (the attributor itself).
-METHODS: tuple[str, ...] = ("exact", "shapley", "kernel_shap", "lime", "layer_ig")
+METHODS: tuple[str, ...] = get_args(AttributionMethod)
 #: Captum's perturbation estimators by method name (imported lazily: Captum loads sklearn).
 _PERTURBATION = {"shapley": "ShapleyValueSampling", "kernel_shap": "KernelShap", "lime": "Lime"}
 
@@ -86,7 +88,7 @@ def unit_scores(attributor: Any, clause: str, target: str, method: str, n_sample
     (permutations, coalitions or integration steps); ``seed`` seeds Captum's sampling.
     """
     if method == "exact":
-        return attributor.attribute(clause, target).raw_scores
+        return attributor.leave_one_out(clause, target)[1]
     if method in _PERTURBATION:
         return _perturbation_scores(attributor, clause, target, method, n_samples, seed)
     if method == "layer_ig":

@@ -16,7 +16,7 @@ does not parse still has its numbers found by pattern (kind ``number``, ``parsed
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -57,29 +57,50 @@ def _same(kind: str, item: str, unit_text: str) -> bool:
     return bool(a) and bool(b) and (a == b or (min(len(a), len(b)) >= 2 and (a in b or b in a)))
 
 
-def fidelity_items(res: Any, notation: str) -> list[dict[str, Any]]:
-    """The fidelity rows (keys :data:`ITEM_COLUMNS`) of one :class:`ClauseAttribution`."""
-    if res.token_scores is None or res.target_spans is None or not res.n_units or not res.target_text:
+def fidelity_items(clause_id: str, units: Sequence[str], token_scores: np.ndarray,
+                   spans: Sequence[tuple[int, int]], rule: str, notation: str) -> list[dict[str, Any]]:
+    """The fidelity rows (keys :data:`ITEM_COLUMNS`) of one clause: its unit texts, its
+    ``(n_units, n_tokens)`` map, the rule tokens' character spans and the rule."""
+    if not len(units) or not rule or not len(spans):
         return []
-    items, parsed = rule_items(res.target_text, notation)
-    spans = np.asarray(res.target_spans, dtype=np.int64).reshape(-1, 2)
+    items, parsed = rule_items(rule, notation)
+    sp = np.asarray(spans, dtype=np.int64).reshape(-1, 2)
     rows = []
     for kind, text, start, end in items:
-        tokens = np.flatnonzero((spans[:, 0] < end) & (spans[:, 1] > start))
+        tokens = np.flatnonzero((sp[:, 0] < end) & (sp[:, 1] > start))
         if not len(tokens):
             continue
-        scores = res.token_scores[:, tokens].sum(axis=1)
-        top = int(np.argmax(scores))
-        has_source = any(_same(kind, text, u.text) for u in res.units)
-        rows.append({"clause_id": str(res.clause_id), "kind": kind, "item": text, "item_start": start,
-                     "item_end": end, "parsed": parsed, "has_source": has_source, "top_unit_index": top,
-                     "top_unit": res.units[top].text, "faithful": bool(_same(kind, text, res.units[top].text))})
+        top = int(np.argmax(np.asarray(token_scores)[:, tokens].sum(axis=1)))
+        rows.append({"clause_id": str(clause_id), "kind": kind, "item": text, "item_start": start,
+                     "item_end": end, "parsed": parsed, "has_source": any(_same(kind, text, u) for u in units),
+                     "top_unit_index": top, "top_unit": units[top], "faithful": _same(kind, text, units[top])})
     return rows
 
 
-def items_frame(results: Sequence[Any], notation: str) -> pd.DataFrame:
-    """:func:`fidelity_items` of many clauses as one table."""
-    rows = [r for res in results for r in fidelity_items(res, notation)]
+def attribution_items(res: Any, notation: str) -> list[dict[str, Any]]:
+    """:func:`fidelity_items` of one :class:`ccattr.attribution.ClauseAttribution` (none without a map)."""
+    if res.token_scores is None or res.target_spans is None:
+        return []
+    return fidelity_items(res.clause_id, [u.text for u in res.units], res.token_scores, res.target_spans,
+                          res.target_text or "", notation)
+
+
+def items_frame(long_df: pd.DataFrame, map_df: pd.DataFrame, rules: Mapping[str, tuple[str, str]]) -> pd.DataFrame:
+    """Fidelity rows of every clause of an attribution stage's tables: ``long_df`` (one row per
+    unit), ``map_df`` (:data:`ccattr.attribution.MAP_COLUMNS`) and ``rules`` (clause id ->
+    (generated rule, notation))."""
+    rows: list[dict[str, Any]] = []
+    units = {cid: g.sort_values("unit_index")["text"].tolist() for cid, g in long_df.groupby("clause_id", sort=False)}
+    for cid, g in map_df.groupby("clause_id", sort=False):
+        if cid not in rules or cid not in units:
+            continue
+        m = g.pivot(index="unit_index", columns="token_index", values="delta").sort_index().to_numpy(np.float64)
+        tok = g[g["unit_index"] == g["unit_index"].min()].sort_values("token_index")
+        spans = list(zip(tok["token_start"].astype(int), tok["token_end"].astype(int), strict=True))
+        if spans and spans[0][0] < 0:  # the tokenizer gave no offsets
+            continue
+        rule, notation = rules[cid]
+        rows += fidelity_items(cid, units[cid], m, spans, rule, notation)
     return pd.DataFrame(rows, columns=list(ITEM_COLUMNS))
 
 
