@@ -16,6 +16,7 @@ import time
 import urllib.request
 from secrets import token_hex
 
+import numpy as np
 import pandas as pd
 import pytest
 from pipeline_helpers import BIN, base_env, free_port, new_project, run
@@ -94,6 +95,13 @@ def test_every_stage_writes_its_outputs(project):
         assert clauses["clause_id"].nunique() == 4 == long_df["clause_id"].nunique()
         assert {"clause_id", "unit_index", "text", "category", "start", "end", "raw_score", "norm_score"} <= set(long_df)
         assert long_df.groupby("clause_id")["norm_score"].sum().round(6).eq(1).all()
+        # The clause-unit x rule-token map: each unit's row of drops sums to its score.
+        maps = pd.read_parquet(root / f"results/attributions/{name}.maps.parquet")
+        sums = maps.groupby(["clause_id", "unit_index"])["delta"].sum().rename("sum").reset_index()
+        joined = long_df.merge(sums, on=["clause_id", "unit_index"])
+        assert len(joined) == len(long_df) and np.allclose(joined["sum"], joined["raw_score"], atol=1e-3)
+        assert {"number_fidelity", "identifier_fidelity"} <= set(clauses)
+        assert (root / f"results/attributions/{name}.fidelity.parquet").exists()
     summary = json.loads((root / "results/compare/summary.json").read_text())
     assert summary and (root / "results/compare/tables/similarity.csv").exists()
     html = (root / "reports/index.html").read_text()
@@ -138,7 +146,7 @@ def test_lineage_on_the_tracking_server(project, server):
         assert (adapter == []) == (strategy == "fft")  # FFT weights: referenced by DVC path + sha256
         assert {"eval/metrics.json", "eval/predictions.jsonl"} <= {a.path for a in client.list_artifacts(rid, "eval")}
         arts = {a.path for a in client.list_artifacts(rid, "attributions")}
-        assert {f"attributions/{name}.parquet", f"attributions/{name}.clauses.parquet"} == arts
+        assert {f"attributions/{name}.{k}parquet" for k in ("", "clauses.", "maps.", "fidelity.")} == arts
         assert json.loads((root / f"models/finetuned/{name}/run.json").read_text())["run_id"] == rid
     comparison = next(r for r in runs if r.data.tags.get("kind") == "comparison")
     compared = {k.removeprefix("compared."): v for k, v in comparison.data.tags.items() if k.startswith("compared.")}
