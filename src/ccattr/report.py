@@ -252,7 +252,8 @@ def fig_clause_heatmap(long_df: pd.DataFrame, clause_id: str, scale: str,
     units = d.drop_duplicates("unit_index").sort_values("unit_index")
     texts = (units["text"].astype(str) if "text" in units.columns else
              units["unit_index"].map(lambda i: f"u{i}")).tolist()
-    texts = [t if t.strip() else "\u2423" for t in texts]
+    # pandas' string dtype keeps a missing text missing through astype(str): show it as a blank.
+    texts = [t if isinstance(t, str) and t.strip() else "\u2423" for t in texts]
     index = units["unit_index"].tolist()
     scores = {s: d[d["strategy"] == s].groupby("unit_index")["norm_score"].sum()
               .reindex(index) for s in strategies}
