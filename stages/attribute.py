@@ -20,7 +20,7 @@ from ccattr.models import load_finetuned, pick_device
 from ccattr.precision import resolve
 from ccattr.prompts import PromptTemplate
 from ccattr.runtime import ATTR_DIR, BASE_DIR, CACHE_DIR, EVAL_DIR, FINETUNED_DIR, first_work, init_stage
-from ccattr.tables import write_parquet
+from ccattr.tables import TABLE_SUFFIXES, write_parquet
 
 
 def main(strategy: str, scale: str) -> None:
@@ -59,10 +59,10 @@ def main(strategy: str, scale: str) -> None:
     for df in (long_df, clause_df, map_df, fidelity_df):
         df["strategy"], df["scale"], df["n_params"], df["run_id"] = strategy, scale, run["n_params"], run["run_id"]
         df["family"] = run.get("family")
-    write_parquet(long_df, ATTR_DIR / f"{name}.parquet")
-    write_parquet(clause_df, ATTR_DIR / f"{name}.clauses.parquet")
-    write_parquet(map_df, ATTR_DIR / f"{name}.maps.parquet")
-    write_parquet(fidelity_df, ATTR_DIR / f"{name}.fidelity.parquet")
+    write_parquet(long_df, ATTR_DIR / (name + TABLE_SUFFIXES["units"]))
+    write_parquet(clause_df, ATTR_DIR / (name + TABLE_SUFFIXES["clauses"]))
+    write_parquet(map_df, ATTR_DIR / (name + TABLE_SUFFIXES["maps"]))
+    write_parquet(fidelity_df, ATTR_DIR / (name + TABLE_SUFFIXES["fidelity"]))
     with tracking.start_run(run_id=run["run_id"], stage="attribute", tags=precision.tags("attribution")):
         mlflow.log_metrics({f"attr_mean_{k}": float(clause_df[k].mean())
                             for k in ("entropy", "gini", "top_k_share", "comprehensiveness", "sufficiency")})
@@ -72,9 +72,8 @@ def main(strategy: str, scale: str) -> None:
             k = scored[scored["kind"] == kind]
             if len(k):
                 mlflow.log_metrics({f"attr_{col}": float(k["faithful"].mean()), f"attr_{kind}_items": len(k)})
-        mlflow.log_artifact(str(ATTR_DIR / f"{name}.parquet"), artifact_path="attributions")
-        for suffix in ("clauses", "maps", "fidelity"):
-            mlflow.log_artifact(str(ATTR_DIR / f"{name}.{suffix}.parquet"), artifact_path="attributions")
+        for suffix in TABLE_SUFFIXES.values():
+            mlflow.log_artifact(str(ATTR_DIR / (name + suffix)), artifact_path="attributions")
     print(f"{name}: {len(clause_df)} clauses ({len(empty)} skipped: empty prediction), {len(long_df)} units, "
           f"mean normalized entropy {clause_df['entropy'].mean():.3f}")
 

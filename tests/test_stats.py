@@ -388,3 +388,21 @@ def test_findings_handle_too_few_scales_and_empty():
     assert any(t.startswith("Claim 2") and "cannot be assessed" in t for t in text)
     assert any(t.startswith("Claim 3") and "cannot be assessed" in t for t in text)
     assert stats.findings({}) == ["No comparison results are available."]
+
+
+def test_load_attributions_reads_only_the_unit_and_clause_tables(tmp_path):
+    # The attribute stage also writes .maps and .fidelity tables beside them, and model names
+    # may hold dots: neither may leak into the unit table the statistics read.
+    from ccattr.tables import TABLE_SUFFIXES
+
+    name = "fft-qwen2.5-0.5b"
+    units = pd.DataFrame({"clause_id": ["c1"], "unit_index": [0], "text": ["Stairs"], "category": ["entity"],
+                          "norm_score": [1.0], "strategy": ["fft"], "scale": ["qwen2.5-0.5b"]})
+    units.to_parquet(tmp_path / (name + TABLE_SUFFIXES["units"]))
+    pd.DataFrame({"clause_id": ["c1"], "entropy": [0.5]}).to_parquet(tmp_path / (name + TABLE_SUFFIXES["clauses"]))
+    pd.DataFrame({"clause_id": ["c1"], "unit_index": [0], "token_index": [0], "delta": [0.1]}).to_parquet(
+        tmp_path / (name + TABLE_SUFFIXES["maps"]))
+    pd.DataFrame({"clause_id": ["c1"], "kind": ["number"]}).to_parquet(tmp_path / (name + TABLE_SUFFIXES["fidelity"]))
+    long_df, clause_df = stats.load_attributions(tmp_path)
+    assert len(long_df) == 1 and long_df["text"].tolist() == ["Stairs"]
+    assert len(clause_df) == 1 and "token_index" not in clause_df

@@ -43,6 +43,7 @@ from scipy.spatial.distance import jensenshannon
 
 from ccattr import power
 from ccattr.metrics import CORPUS_METRICS, QUALITY_LABELS
+from ccattr.tables import table_files
 
 STRATEGY_ORDER = ("fft", "lora", "qlora", "hybrid")
 STRATEGY_LABELS = {"fft": "FFT", "lora": "LoRA", "qlora": "QLoRA", "hybrid": "Hybrid"}
@@ -893,8 +894,7 @@ def load_attributions(attributions_dir: str | Path) -> tuple[pd.DataFrame, pd.Da
     """``(long_df, clause_df)`` from ``results/attributions/<name>.parquet`` and
     ``<name>.clauses.parquet`` (all models concatenated; empty frames if none)."""
     root = Path(attributions_dir)
-    clause_files = sorted(root.glob("*.clauses.parquet"))
-    long_files = sorted(p for p in root.glob("*.parquet") if not p.name.endswith(".clauses.parquet"))
+    clause_files, long_files = table_files(root, "clauses"), table_files(root, "units")
     long_df = pd.concat([pd.read_parquet(p) for p in long_files], ignore_index=True) \
         if long_files else pd.DataFrame(columns=["clause_id", "unit_index", "text", "category",
                                                  "norm_score", "strategy", "scale", "n_params",

@@ -1,12 +1,27 @@
-"""Tables on disk: parquet written atomically (temp file, then rename)."""
+"""Tables on disk: parquet written atomically (temp file, then rename), and the names of the
+attribute stage's tables."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pandas as pd
 
 from ccattr.io import atomic_file
+
+#: The attribute stage's tables per model, by kind: ``<name><suffix>`` in results/attributions/.
+TABLE_SUFFIXES = {"units": ".parquet", "clauses": ".clauses.parquet", "maps": ".maps.parquet",
+                  "fidelity": ".fidelity.parquet"}
+
+
+def table_files(folder: str | os.PathLike, kind: str) -> list[Path]:
+    """The attribute stage's ``kind`` tables (:data:`TABLE_SUFFIXES`) in ``folder``, sorted; model
+    names may hold dots (``qwen2.5-7b``), so a file is told by its full suffix."""
+    others = [v for k, v in TABLE_SUFFIXES.items() if k != kind and v.endswith(TABLE_SUFFIXES[kind])
+              and len(v) > len(TABLE_SUFFIXES[kind])]
+    return sorted(p for p in Path(folder).glob(f"*{TABLE_SUFFIXES[kind]}")
+                  if not any(p.name.endswith(o) for o in others))
 
 
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
