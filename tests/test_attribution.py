@@ -397,6 +397,8 @@ def test_faithfulness_when_one_word_matters(model, tok, template):
         return np.array([0.0 if "1200" in c else -5.0 for c in clauses])
 
     att.target_logprobs = fake
+    att.target_token_logprobs = lambda clauses, target_text: (fake(clauses, target_text),
+                                                              fake(clauses, target_text)[:, None])
     res = att.attribute(clause, TARGET)
     units = make_units(clause)
     hot = [u.text for u in units].index("1200")

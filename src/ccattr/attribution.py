@@ -854,7 +854,7 @@ class Attributor:
         when each unit is perturbed alone, and that drop per target token (rows sum to ``raw``)."""
         units = self.units(clause) if units is None else list(units)
         variants = [perturb(clause, units, {i: self.replacement(u)}) for i, u in enumerate(units)]
-        lp, per_token = self._scorer.score(self.encode([clause] + variants), self.encode_target(target_text))
+        lp, per_token = self.target_token_logprobs([clause] + variants, target_text)
         return float(lp[0]), float(lp[0]) - lp[1:], per_token[0][None, :] - per_token[1:]
 
     def target_pieces(self, text: str, ids: Sequence[int]) -> tuple[list[str], list[tuple[int, int]] | None]:
@@ -868,6 +868,12 @@ class Attributor:
         if list(enc["input_ids"]) != list(ids):
             return pieces, None
         return pieces, [(int(a), int(b)) for a, b in enc["offset_mapping"]]
+
+    @torch.inference_mode()
+    def target_token_logprobs(self, clauses: Sequence[str], target_text: str) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`target_logprobs` and, shape ``(len(clauses), n_target_tokens)``, each target
+        token's log-probability (the rows sum to the first)."""
+        return self._scorer.score(self.encode(clauses), self.encode_target(target_text))
 
     @torch.inference_mode()
     def target_logprobs(self, clauses: Sequence[str], target_text: str) -> np.ndarray:
