@@ -19,7 +19,17 @@ from ccattr.metrics import Embedder
 from ccattr.models import load_finetuned, pick_device
 from ccattr.precision import resolve
 from ccattr.prompts import PromptTemplate
-from ccattr.runtime import ATTR_DIR, BASE_DIR, CACHE_DIR, EVAL_DIR, FINETUNED_DIR, first_work, init_stage
+from ccattr.runtime import (
+    ATTR_DIR,
+    BASE_DIR,
+    CACHE_DIR,
+    EVAL_DIR,
+    FINETUNED_DIR,
+    PREDICTIONS_FILE,
+    RUN_INFO_FILE,
+    first_work,
+    init_stage,
+)
 from ccattr.tables import TABLE_SUFFIXES, write_parquet
 
 
@@ -28,8 +38,8 @@ def main(strategy: str, scale: str) -> None:
     params = init_stage(f"attribute@{name}")
     tracking.setup(params.tracking)
     ap = params.attribution
-    run = read_json(FINETUNED_DIR / name / "run.json")
-    rows = read_jsonl(EVAL_DIR / name / "predictions.jsonl")
+    run = read_json(FINETUNED_DIR / name / RUN_INFO_FILE)
+    rows = read_jsonl(EVAL_DIR / name / PREDICTIONS_FILE)
     # An empty generated rule has no log-probability to attribute (every score would be 0);
     # such clauses are skipped and counted rather than reported as "perfectly unfocused".
     empty = [r["id"] for r in rows if not r["prediction"]] if ap.target == "generated" else []

@@ -11,15 +11,25 @@ from ccattr.metrics import Embedder, score_rules, summarize
 from ccattr.models import load_finetuned, pick_device
 from ccattr.precision import resolve
 from ccattr.prompts import PromptTemplate
-from ccattr.runtime import BASE_DIR, EVAL_DIR, FINETUNED_DIR, VALIDATED_DIR, first_work, init_stage
+from ccattr.runtime import (
+    BASE_DIR,
+    EVAL_DIR,
+    FINETUNED_DIR,
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    RUN_INFO_FILE,
+    VALIDATED_TEST,
+    first_work,
+    init_stage,
+)
 
 
 def main(strategy: str, scale: str) -> None:
     name = f"{strategy}-{scale}"
     params = init_stage(f"evaluate@{name}")
     tracking.setup(params.tracking)
-    run = read_json(FINETUNED_DIR / name / "run.json")
-    test = read_jsonl(VALIDATED_DIR / "test.jsonl")[: params.corpus.max_test]
+    run = read_json(FINETUNED_DIR / name / RUN_INFO_FILE)
+    test = read_jsonl(VALIDATED_TEST)[: params.corpus.max_test]
     device = pick_device()
     precision = resolve(params.generation.precision, device)
     model, tok = load_finetuned(strategy, params.strategies[strategy], BASE_DIR / scale, FINETUNED_DIR / name,
@@ -41,8 +51,8 @@ def main(strategy: str, scale: str) -> None:
                **summarize(scores, rules, references, names),
                "n_cut_at_max_new_tokens": sum(not g.stopped for g in generated)}
     out = EVAL_DIR / name
-    write_jsonl(out / "predictions.jsonl", rows)
-    write_json(out / "metrics.json", metrics)
+    write_jsonl(out / PREDICTIONS_FILE, rows)
+    write_json(out / METRICS_FILE, metrics)
     with tracking.start_run(run_id=run["run_id"], stage="evaluate",
                             tags={"notation": metrics["notation"], **precision.tags("generation")}):
         mlflow.log_metrics({f"eval_{k}": metrics[k] for k in (

@@ -28,8 +28,10 @@ from ccattr.runtime import (
     BASE_DIR,
     CHECKPOINT_DIR,
     FINETUNED_DIR,
+    METRICS_FILE,
+    MODEL_INFO_FILE,
     TRAIN_DIR,
-    VALIDATED_DIR,
+    VALIDATED_TRAIN,
     first_work,
     init_stage,
 )
@@ -43,10 +45,10 @@ def main(strategy: str, scale: str) -> None:
     main_process = accelerator.is_main_process
     if main_process:
         tracking.setup(params.tracking)  # fails fast on an unreachable server, before training
-    base_info = read_json(BASE_DIR / scale / "model_info.json")
-    train_rows, val_rows = split_validation(read_jsonl(VALIDATED_DIR / "train.jsonl"), tp.val_fraction, params.seed)
+    base_info = read_json(BASE_DIR / scale / MODEL_INFO_FILE)
+    train_rows, val_rows = split_validation(read_jsonl(VALIDATED_TRAIN), tp.val_fraction, params.seed)
     notation = notations.label([r.get("notation", params.corpus.notation) for r in train_rows])
-    corpus_digest = sha256_file(VALIDATED_DIR / "train.jsonl")
+    corpus_digest = sha256_file(VALIDATED_TRAIN)
     inputs = sha256_text(repr((strategy, sp, tp, params.prompt, params.seed, base_info["sha256"],
                                corpus_digest)))[:16]
     ckpt = CHECKPOINT_DIR / name / inputs
@@ -71,7 +73,7 @@ def main(strategy: str, scale: str) -> None:
             run_file.parent.mkdir(parents=True, exist_ok=True)
             run_file.write_text(run.info.run_id)
             if run_id is None:
-                tracking.log_dataset(train_rows, "train", VALIDATED_DIR / "train.jsonl", corpus_digest)
+                tracking.log_dataset(train_rows, "train", VALIDATED_TRAIN, corpus_digest)
                 tracking.log_params({
                     "strategy": strategy, "scale": scale, "seed": params.seed, "hp": sp.model_dump(),
                     "training": tp.model_dump(), "prompt": params.prompt.model_dump(),
@@ -107,7 +109,7 @@ def main(strategy: str, scale: str) -> None:
         elif params.tracking.log_full_weights:
             mlflow.log_artifacts(str(out), artifact_path="model")
         # Deterministic training figures for `dvc metrics diff` / `dvc exp show` (timings stay in MLflow).
-        write_json(TRAIN_DIR / name / "metrics.json", {
+        write_json(TRAIN_DIR / name / METRICS_FILE, {
             "final_loss": result.final_loss, "val_loss": result.val_losses[-1] if result.val_losses else None,
             "steps": result.steps, "tokens": result.tokens, "trainable_params": trainable,
             "n_skipped_too_long": len(result.skipped_too_long)})

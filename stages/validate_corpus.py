@@ -16,13 +16,21 @@ from pathlib import Path
 from ccattr.config import ParamsError, load_params
 from ccattr.corpus import CorpusError, records
 from ccattr.io import atomic_dir, replace_dir, write_json, write_jsonl
-from ccattr.runtime import CORPUS_DIRS, first_work
+from ccattr.runtime import (
+    CORPUS_DIRS,
+    VALIDATED_DIR,
+    VALIDATED_TEST,
+    VALIDATED_TRAIN,
+    VALIDATION_DOCS,
+    VALIDATION_FAILED_DOCS,
+    VALIDATION_SUMMARY,
+    first_work,
+)
 from ccattr.validation import print_report, validate_corpus
 
-OUT, DOCS, SUMMARY = "data/validated", "reports/validation", "results/validation/summary.json"
-FAILED_DOCS = "reports/validation-failed"
 RESTORE = (f"DVC removed this stage's outputs before running it; `dvc checkout` brings the previous "
-           f"{OUT}/ and {DOCS}/ back, and `git checkout -- {SUMMARY}` its summary if you committed it")
+           f"{VALIDATED_DIR}/ and {VALIDATION_DOCS}/ back, and `git checkout -- {VALIDATION_SUMMARY}` its "
+           f"summary if you committed it")
 
 
 def main() -> None:
@@ -41,7 +49,7 @@ def main() -> None:
     try:
         # Data Docs are built aside and moved into place only when the corpus passes.
         first_work("validate_corpus")
-        with atomic_dir(FAILED_DOCS) as docs:
+        with atomic_dir(VALIDATION_FAILED_DOCS) as docs:
             run = validate_corpus(params.corpus, docs_dir=docs)
     except CorpusError as err:
         print(f"validate_corpus: malformed corpus input:\n{err}\n{RESTORE}.", file=sys.stderr)
@@ -49,13 +57,13 @@ def main() -> None:
     print_report(run.result)
     if not run.result.success:
         print(f"validate_corpus: {len(run.result.errors)} expectation(s) failed; the failure's Data Docs: "
-              f"{FAILED_DOCS}/index.html. {RESTORE}.", file=sys.stderr)
+              f"{VALIDATION_FAILED_DOCS}/index.html. {RESTORE}.", file=sys.stderr)
         sys.exit(1)
-    replace_dir(FAILED_DOCS, DOCS)
-    write_jsonl(f"{OUT}/train.jsonl", records(run.train))
-    write_jsonl(f"{OUT}/test.jsonl", records(run.test))
-    write_json(SUMMARY, run.result.summary())
-    print(f"validate_corpus: wrote {len(run.train)} train / {len(run.test)} test records to {OUT}/",
+    replace_dir(VALIDATION_FAILED_DOCS, VALIDATION_DOCS)
+    write_jsonl(VALIDATED_TRAIN, records(run.train))
+    write_jsonl(VALIDATED_TEST, records(run.test))
+    write_json(VALIDATION_SUMMARY, run.result.summary())
+    print(f"validate_corpus: wrote {len(run.train)} train / {len(run.test)} test records to {VALIDATED_DIR}/",
           file=sys.stderr)
 
 

@@ -45,14 +45,15 @@ import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
 import torch
 
 from ccattr.categories import Unit, segment
-from ccattr.generate import is_oom
+from ccattr.config import AttributionTarget, AttributionUnit, Perturbation, check_method_target
+from ccattr.generate import halve_on_oom
 from ccattr.precision import FP32, Precision
 from ccattr.prompts import PromptTemplate
 
@@ -79,9 +80,10 @@ __all__ = [
     "clause_hash",
 ]
 
-UNITS = ("word", "token", "span")
-PERTURBATIONS = ("remove", "neutral", "same_category")
-TARGETS = ("generated", "reference", "semantic")
+#: ``attribution.unit``, ``attribution.perturbation`` and ``attribution.target`` values.
+UNITS: tuple[str, ...] = get_args(AttributionUnit)
+PERTURBATIONS: tuple[str, ...] = get_args(Perturbation)
+TARGETS: tuple[str, ...] = get_args(AttributionTarget)
 PREFIX_SHARING = ("batch", "none")
 #: Columns of :meth:`ClauseAttribution.to_frame` (the stage adds strategy, scale, n_params, run_id).
 LONG_COLUMNS = ("clause_id", "unit_index", "text", "category", "start", "end", "raw_score", "norm_score")
@@ -602,7 +604,8 @@ class _Scorer:
         out, tok_out = np.zeros(len(rows)), np.zeros((len(rows), n_t))
         tgt = list(target)
         for chunk in self._plan(rows, starts, n_t):
-            self._run(chunk, rows, starts, tgt, kv, out, tok_out)
+            halve_on_oom(lambda part: self._batch(part, rows, starts, tgt, kv, out, tok_out), chunk,
+                         on_split=self._split)
         return out[index], tok_out[index]
 
     def _plan(self, rows: list[tuple[int, ...]], starts: list[int], n_t: int) -> list[list[int]]:
@@ -628,21 +631,10 @@ class _Scorer:
             j = cut[j]
         return chunks[::-1]
 
-    def _run(self, chunk: list[int], rows: list[tuple[int, ...]], starts: list[int], tgt: list[int],
-             kv: Any, out: np.ndarray, tok_out: np.ndarray) -> None:
-        try:
-            self._batch(chunk, rows, starts, tgt, kv, out, tok_out)
-        except (torch.OutOfMemoryError, RuntimeError) as err:
-            if not is_oom(err) or len(chunk) == 1:
-                raise
-            del err
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            self.oom_splits += 1
-            half = len(chunk) // 2
-            self.batch_size = max(1, min(self.batch_size, half))  # later batches start smaller
-            self._run(chunk[:half], rows, starts, tgt, kv, out, tok_out)
-            self._run(chunk[half:], rows, starts, tgt, kv, out, tok_out)
+    def _split(self, half: int) -> None:
+        """A batch ran out of memory and was halved: later batches start smaller."""
+        self.oom_splits += 1
+        self.batch_size = max(1, min(self.batch_size, half))
 
     def _batch(self, chunk: list[int], rows: list[tuple[int, ...]], starts: list[int], tgt: list[int],
                kv: Any, out: np.ndarray, tok_out: np.ndarray) -> None:
@@ -764,8 +756,7 @@ class Attributor:
             raise ValueError("top_k_fraction must be in (0, 1]")
         if method not in METHODS:
             raise ValueError(f"unknown attribution method {method!r}; expected one of {', '.join(METHODS)}")
-        if method != "exact" and target == "semantic":
-            raise ValueError(f"method {method!r} scores a log-probability; target 'semantic' needs method 'exact'")
+        check_method_target(method, target)
         if target == "semantic" and embed_fn is None:
             raise ValueError("target='semantic' needs embed_fn (list[str] -> np.ndarray)")
         self.model = model
@@ -895,12 +886,12 @@ class Attributor:
 
     def similarity(self, clauses: Sequence[str], output: str) -> np.ndarray:
         """Cosine similarity between the rule regenerated from each clause and ``output``."""
+        from ccattr.metrics import cosine_pairs
+
         if not clauses:
             return np.zeros(0)
         emb = np.asarray(self.embed_fn([output] + self.generate(clauses)), dtype=np.float64)
-        ref, rest = emb[0], emb[1:]
-        denom = np.linalg.norm(rest, axis=1) * np.linalg.norm(ref)
-        return np.divide(rest @ ref, denom, out=np.zeros(len(rest)), where=denom > 0)
+        return cosine_pairs(emb[1:], emb[:1])
 
     def captum_input(self, clause: str, units: Sequence[Unit] | None = None) -> Any:
         """Captum ``TextTemplateInput`` of the clause's prompt whose features are its units: the

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import (
@@ -38,18 +38,33 @@ PARAMS_FILE = Path("params.yaml")
 # Names that end up in paths (models/finetuned/<strategy>-<scale>/) must stay inside their folder.
 # Lowercase letters, digits, '_', '-' and single dots: no '/', no '..', no leading dot.
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([a-z0-9_-]|\.[a-z0-9_-])*$", max_length=64)]
-STRATEGIES = ("fft", "lora", "qlora", "hybrid")
+#: Fine-tuning strategies (see ccattr.finetune); every one but ``fft`` trains PEFT adapters.
+Strategy = Literal["fft", "lora", "qlora", "hybrid"]
+#: The strategies in the order tables and plots show them.
+STRATEGIES: tuple[str, ...] = get_args(Strategy)
 #: Numeric precision of a stage (see ccattr.precision): auto, fp32, bf16 autocast over fp32
 #: weights, or bf16 weights.
 PrecisionSetting = Literal["auto", "fp32", "bf16-mixed", "bf16"]
 #: Attribution estimators (see ccattr.estimators): exact leave-one-out or one of Captum's.
 AttributionMethod = Literal["exact", "shapley", "kernel_shap", "lime", "layer_ig"]
+#: What an attribution perturbs, with what, and what it scores (see ccattr.attribution).
+AttributionUnit = Literal["word", "token", "span"]
+Perturbation = Literal["remove", "neutral", "same_category"]
+AttributionTarget = Literal["generated", "reference", "semantic"]
 #: Per-clause rule-quality figures of the evaluate stage (see ccattr.metrics), all in [0, 1].
 QualityMetric = Literal["similarity", "lrml_f", "bleu", "exact_match", "edit_similarity"]
 
 
 class ParamsError(ValueError):
     """``params.yaml`` (or a profile) is invalid; the message names every offending key."""
+
+
+def check_method_target(method: str, target: str) -> None:
+    """Refuse a Captum estimator with the ``semantic`` target: the estimators score a
+    log-probability, which that target does not have (checked by the schema and the Attributor)."""
+    if method != "exact" and target == "semantic":
+        raise ValueError(f"attribution.method {method!r} scores a log-probability; "
+                         "target 'semantic' needs method 'exact'")
 
 
 class _Strict(BaseModel):
@@ -250,9 +265,9 @@ class EvaluationParams(_Strict):
 
 
 class AttributionParams(_Strict):
-    unit: Literal["word", "token", "span"] = "word"
-    perturbation: Literal["remove", "neutral", "same_category"] = "remove"
-    target: Literal["generated", "reference", "semantic"] = "generated"
+    unit: AttributionUnit = "word"
+    perturbation: Perturbation = "remove"
+    target: AttributionTarget = "generated"
     max_clauses: int | None = Field(12, ge=1)
     batch_size: int = Field(32, ge=1)
     top_k_fraction: float = Field(0.2, gt=0, le=1)
@@ -267,9 +282,7 @@ class AttributionParams(_Strict):
 
     @model_validator(mode="after")
     def _method_target(self) -> AttributionParams:
-        if self.method != "exact" and self.target == "semantic":
-            raise ValueError(f"attribution.method {self.method!r} scores a log-probability; "
-                             "target 'semantic' needs method 'exact'")
+        check_method_target(self.method, self.target)
         return self
 
 
@@ -308,7 +321,7 @@ class Params(_Strict):
     seed: int = 1234
     corpus: CorpusParams = CorpusParams()
     scales: dict[Slug, ScaleParams]
-    strategies: dict[Literal["fft", "lora", "qlora", "hybrid"], StrategyParams]
+    strategies: dict[Strategy, StrategyParams]
     run: RunParams
     training: TrainingParams = TrainingParams()
     prompt: PromptParams = PromptParams()
@@ -329,7 +342,7 @@ class Params(_Strict):
                 raise ValueError(f"run.scales: '{name}' is not configured; "
                                  f"allowed: {sorted(self.scales)}")
         for name, strat in self.strategies.items():
-            if name in ("lora", "qlora", "hybrid") and strat.lora is None:
+            if name != "fft" and strat.lora is None:
                 raise ValueError(f"strategies.{name}.lora is required for a PEFT strategy")
             if name == "qlora" and strat.quantization is None:
                 raise ValueError("strategies.qlora.quantization is required (nf4 or fp4)")

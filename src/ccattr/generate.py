@@ -6,8 +6,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 
@@ -19,6 +20,31 @@ def is_oom(err: BaseException) -> bool:
     """Out of memory: ``torch.OutOfMemoryError``, or the ``RuntimeError`` other backends raise."""
     return isinstance(err, torch.OutOfMemoryError) or (
         isinstance(err, RuntimeError) and "out of memory" in str(err).lower())
+
+
+T = TypeVar("T")
+
+
+def halve_on_oom(run: Callable[[list[T]], None], batch: list[T],
+                 on_split: Callable[[int], None] | None = None) -> None:
+    """``run(batch)``; if it runs out of memory (:func:`is_oom`), run each half instead, halving
+    again as needed down to one item, which re-raises. ``on_split(half)`` is told each split's
+    half size (to start later batches smaller). Any other error propagates."""
+    try:
+        run(batch)
+        return
+    except (torch.OutOfMemoryError, RuntimeError) as err:
+        if not is_oom(err) or len(batch) == 1:
+            raise
+    # Retried outside the except block: the failed batch's traceback, and the tensors its frames
+    # hold, are freed before the cache is emptied and the halves run.
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    half = len(batch) // 2
+    if on_split is not None:
+        on_split(half)
+    halve_on_oom(run, batch[:half], on_split)
+    halve_on_oom(run, batch[half:], on_split)
 
 
 @dataclass(frozen=True)
@@ -63,20 +89,10 @@ def generate(model, template: PromptTemplate, clauses: Sequence[str], max_new_to
             p = prompts[i]
             ids[row, width - len(p):] = torch.tensor(p)
             mask[row, width - len(p):] = 1
-        try:
-            with precision.autocast():
-                gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
-                                     max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens or None,
-                                     eos_token_id=end_ids, pad_token_id=pad_id, suppress_tokens=suppress)
-        except (torch.OutOfMemoryError, RuntimeError) as err:
-            if not is_oom(err) or len(idx) == 1:
-                raise
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-            half = len(idx) // 2
-            run(idx[:half])
-            run(idx[half:])
-            return
+        with precision.autocast():
+            gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
+                                 max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens or None,
+                                 eos_token_id=end_ids, pad_token_id=pad_id, suppress_tokens=suppress)
         for row, i in enumerate(idx):
             new = gen[row, width:].tolist()
             cut = next((k for k, t in enumerate(new) if t in end_ids), len(new))
@@ -84,5 +100,5 @@ def generate(model, template: PromptTemplate, clauses: Sequence[str], max_new_to
             out[i] = Generated(tok.decode(new[:cut], skip_special_tokens=True), cut < len(new))
 
     for start in range(0, len(order), batch_size):
-        run(order[start:start + batch_size])
+        halve_on_oom(run, order[start:start + batch_size])
     return [out[i] for i in range(len(clauses))]

@@ -62,7 +62,12 @@ class Embedder:
 
 
 def cosine_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise cosine similarity of two embedding matrices (already L2-normalized or not)."""
+    """Row-wise cosine similarity of two embedding matrices (already L2-normalized or not); ``b``
+    may be one row, compared with every row of ``a``. A zero row has similarity 0.
+
+    >>> cosine_pairs(np.array([[3.0, 4.0], [0.0, 2.0], [0.0, 0.0]]), np.array([[1.0, 0.0]])).tolist()
+    [0.6, 0.0, 0.0]
+    """
     a = a / np.clip(np.linalg.norm(a, axis=1, keepdims=True), 1e-12, None)
     b = b / np.clip(np.linalg.norm(b, axis=1, keepdims=True), 1e-12, None)
     return np.sum(a * b, axis=1)

@@ -15,20 +15,39 @@ import numpy as np
 
 from ccattr.config import Params, ParamsError, load_params
 
+# The stage outputs dvc.yaml names, as the stages read and write them (keep the two in step).
 #: Written by the check_params stage; the first stages depend on it so that it runs before them.
 PARAMS_CHECK = Path("results/params/check.json")
-BASE_DIR = Path("models/base")
-FINETUNED_DIR = Path("models/finetuned")
-CHECKPOINT_DIR = Path("checkpoints")
-TRAIN_DIR = Path("results/train")
-EVAL_DIR = Path("results/eval")
-ATTR_DIR = Path("results/attributions")
-COMPARE_DIR = Path("results/compare")
-VALIDATED_DIR = Path("data/validated")
 #: Where corpus files may live: the folders the validate_corpus stage depends on in dvc.yaml
 #: (data/corpus: the project's own corpus, in git; data/external: imported corpora, git-ignored).
 CORPUS_DIRS = (Path("data/corpus"), Path("data/external"))
+#: validate_corpus: the split corpus, its summary (a DVC metric) and its Data Docs.
+VALIDATED_DIR = Path("data/validated")
+VALIDATED_TRAIN = VALIDATED_DIR / "train.jsonl"
+VALIDATED_TEST = VALIDATED_DIR / "test.jsonl"
+VALIDATION_SUMMARY = Path("results/validation/summary.json")
 REPORT_DIR = Path("reports")
+VALIDATION_DOCS = REPORT_DIR / "validation"
+#: A failed validation's Data Docs: outside the stage's outputs, which DVC clears before a run.
+VALIDATION_FAILED_DOCS = REPORT_DIR / "validation-failed"
+#: prepare_model: ``<scale>/`` with ``model_info.json``; finetune: ``<model>/`` with ``run.json``.
+BASE_DIR = Path("models/base")
+FINETUNED_DIR = Path("models/finetuned")
+MODEL_INFO_FILE = "model_info.json"
+RUN_INFO_FILE = "run.json"
+#: finetune (``<model>/metrics.json``) and evaluate (``<model>/{predictions.jsonl,metrics.json}``).
+TRAIN_DIR = Path("results/train")
+EVAL_DIR = Path("results/eval")
+PREDICTIONS_FILE = "predictions.jsonl"
+METRICS_FILE = "metrics.json"
+#: attribute: ``<model><suffix>`` for each of ``ccattr.tables.TABLE_SUFFIXES``.
+ATTR_DIR = Path("results/attributions")
+#: compare: tables/, plots/, the summary (a DVC metric) and the comparison's MLflow run.
+COMPARE_DIR = Path("results/compare")
+COMPARE_SUMMARY = COMPARE_DIR / "summary.json"
+COMPARE_RUN = COMPARE_DIR / "run.json"
+# Outside DVC's outputs.
+CHECKPOINT_DIR = Path("checkpoints")
 CACHE_DIR = Path(".cache")
 
 
