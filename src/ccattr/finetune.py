@@ -42,6 +42,7 @@ from ccattr.io import atomic_dir, read_json, recover_swap, write_json
 from ccattr.models import ModelLoadError, verify_safetensors
 from ccattr.precision import FP32, Precision, resolve
 from ccattr.prompts import PromptTemplate
+from ccattr.runtime import RUN_INFO_FILE
 
 log = logging.getLogger(__name__)
 IGNORE = -100
@@ -472,7 +473,7 @@ def save_final(model: nn.Module, tokenizer, out_dir: str | Path, info: dict[str,
         else:
             model.save_pretrained(tmp, safe_serialization=True, state_dict=state_dict)
         tokenizer.save_pretrained(tmp)
-        (tmp / "run.json").write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
+        (tmp / RUN_INFO_FILE).write_text(json.dumps(info, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def clear_checkpoint(path: str | Path) -> None:

@@ -25,6 +25,7 @@ import torch
 from ccattr.config import ScaleParams
 from ccattr.io import atomic_dir, sha256_file, write_json
 from ccattr.precision import Precision
+from ccattr.runtime import MODEL_INFO_FILE
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +266,7 @@ def prepare_base_model(scale: str, sp: ScaleParams, out_dir: str | os.PathLike) 
             "architecture": type(model).__name__,
             "sha256": {w.name: sha256_file(w) for w in weights},
         }
-        write_json(tmp / "model_info.json", info)
+        write_json(tmp / MODEL_INFO_FILE, info)
     return info
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ccattr.runtime import FINETUNED_DIR
+from ccattr.runtime import FINETUNED_DIR, RUN_INFO_FILE
 
 __all__ = ["KNOWN_ARCHITECTURES", "Architecture", "architecture", "attach_measured", "memory_plan", "parse_size"]
 
@@ -240,7 +240,7 @@ def attach_measured(rows: list[dict[str, Any]], finetuned_dir: Path = FINETUNED_
     (``models/finetuned/<model>/run.json``; on a CPU the process's peak RSS, which also holds the
     Python libraries and, for QLoRA, the fp32 model before quantization), where it ran."""
     for row in rows:
-        f = finetuned_dir / row["model"] / "run.json"
+        f = finetuned_dir / row["model"] / RUN_INFO_FILE
         try:
             mb = json.loads(f.read_text(encoding="utf-8"))["peak_memory_mb"]
         except (OSError, KeyError, ValueError):
