@@ -66,9 +66,9 @@ def main(strategy: str, scale: str) -> None:
                               r.get("notation") or params.corpus.notation) for r in rows}
     fidelity_df = items_frame(long_df, map_df, targets)
     clause_df = clause_df.merge(clause_rates(fidelity_df, clause_df["clause_id"]), on="clause_id", how="left")
+    # The model's other facts (family, parameters, run) live in the one table of runs (compare's runs.csv).
     for df in (long_df, clause_df, map_df, fidelity_df):
-        df["strategy"], df["scale"], df["n_params"], df["run_id"] = strategy, scale, run["n_params"], run["run_id"]
-        df["family"] = run.get("family")
+        df["strategy"], df["scale"] = strategy, scale
     write_parquet(long_df, ATTR_DIR / (name + TABLE_SUFFIXES["units"]))
     write_parquet(clause_df, ATTR_DIR / (name + TABLE_SUFFIXES["clauses"]))
     write_parquet(map_df, ATTR_DIR / (name + TABLE_SUFFIXES["maps"]))

@@ -9,22 +9,34 @@ import mlflow
 
 from ccattr import stats, tracking
 from ccattr.io import write_json
-from ccattr.runtime import ATTR_DIR, COMPARE_DIR, EVAL_DIR, first_work, init_stage
+from ccattr.runtime import (
+    ATTR_DIR,
+    COMPARE_DIR,
+    COMPARE_RUN,
+    COMPARE_SUMMARY,
+    EVAL_DIR,
+    first_work,
+    init_stage,
+)
 
 
 def main() -> None:
     params = init_stage("compare")
     exp_id = tracking.setup(params.tracking)
     names = set(params.model_names())
-    long_df, clause_df = stats.load_attributions(ATTR_DIR)
+    # The evaluation records each model's run (from finetune's run.json); the attribution rows
+    # carry only (strategy, scale) and are joined to that one table of runs.
     eval_df = stats.load_eval(EVAL_DIR)
+    long_df, clause_df = stats.load_attributions(ATTR_DIR, stats.runs_table(eval_df))
     # Only the current run matrix: files of models dropped from params.yaml may linger.
     keep = lambda df: df[(df["strategy"] + "-" + df["scale"]).isin(names)].reset_index(drop=True)  # noqa: E731
     long_df, clause_df, eval_df = keep(long_df), keep(clause_df), keep(eval_df)
     first_work("compare")
     tables, summary = stats.run_comparison(long_df, clause_df, eval_df, params.statistics,
                                            params.attribution.top_k_fraction)
-    compared = sorted({(s, c, r) for s, c, r in eval_df[["strategy", "scale", "run_id"]].itertuples(index=False)})
+    # every model compared, from the one table of runs the comparison publishes
+    runs = tables["runs"].dropna(subset=["run_id"])
+    compared = list(runs[["strategy", "scale", "run_id"]].itertuples(index=False, name=None))
     stats.save_comparison(COMPARE_DIR, tables, summary)
     with tracking.start_run(run_name="comparison", stage="compare",
                             tags={"kind": "comparison", "compared_runs": ",".join(r for *_, r in compared)}) as run:
@@ -37,12 +49,12 @@ def main() -> None:
         mlflow.set_tag("mlflow.note.content", "Compared runs:\n\n" + "\n".join(
             f"- [{s}-{c}](#/experiments/{exp_id}/runs/{r})" for s, c, r in compared))
         mlflow.log_artifacts(str(COMPARE_DIR / "tables"), artifact_path="compare/tables")
-        mlflow.log_artifact(str(COMPARE_DIR / "summary.json"), artifact_path="compare")
+        mlflow.log_artifact(str(COMPARE_SUMMARY), artifact_path="compare")
         sim = tables.get("similarity")
         if sim is not None:
             for row in sim.itertuples(index=False):
                 mlflow.log_metric(f"similarity.{row.strategy}-{row.scale}", float(row.similarity))
-    write_json(COMPARE_DIR / "run.json", {
+    write_json(COMPARE_RUN, {
         "run_id": run.info.run_id, "experiment_id": exp_id,
         "compared": [{"model": f"{s}-{c}", "run_id": r} for s, c, r in compared]})
     for sentence in stats.findings(summary):

@@ -1,25 +1,33 @@
-"""DVC stage report: reports/index.html (self-contained) + reports/figures/, logged to the
-comparison run in MLflow, every table row linked to the runs behind it."""
+"""DVC stage report: reports/index.html (self-contained) + reports/figures/, rendered from what the
+compare stage published (results/compare) and the attribute/evaluate stages' tables, logged to the
+comparison run in MLflow, every table row linked to the runs behind it (runs.csv)."""
 
 import mlflow
 
 from ccattr import tracking
 from ccattr.io import read_json
 from ccattr.report import build_report
-from ccattr.runtime import ATTR_DIR, COMPARE_DIR, EVAL_DIR, REPORT_DIR, first_work, init_stage
+from ccattr.runtime import (
+    ATTR_DIR,
+    COMPARE_DIR,
+    COMPARE_RUN,
+    EVAL_DIR,
+    REPORT_DIR,
+    VALIDATION_SUMMARY,
+    first_work,
+    init_stage,
+)
 
 
 def main() -> None:
     params = init_stage("report")
     tracking.setup(params.tracking)
-    comparison = read_json(COMPARE_DIR / "run.json")
-    ui = params.tracking.ui_url
+    comparison = read_json(COMPARE_RUN)
     run_links = {m["run_id"]: comparison["experiment_id"] for m in comparison["compared"]}
     first_work("report")
     index = build_report(COMPARE_DIR, ATTR_DIR, EVAL_DIR, REPORT_DIR,
-                         validation_summary=read_json("results/validation/summary.json"),
-                         run_links=run_links, tracking_ui_url=ui, statistics=params.statistics,
-                         top_k_fraction=params.attribution.top_k_fraction)
+                         validation_summary=read_json(VALIDATION_SUMMARY),
+                         run_links=run_links, tracking_ui_url=params.tracking.ui_url)
     with tracking.start_run(run_id=comparison["run_id"], stage="report"):
         tracking.tag_dvc_lineage(comparison["run_id"], ["compare"])
         mlflow.log_artifact(str(index), artifact_path="report")

@@ -41,8 +41,8 @@ def _outputs(root: Path) -> dict:
     evals.pop("run_id")  # lineage, not a result
     return {"train": json.loads((root / f"results/train/{NAME}/metrics.json").read_text()), "eval": evals,
             "predictions": read_jsonl(root / f"results/eval/{NAME}/predictions.jsonl"),
-            "units": pd.read_parquet(root / f"results/attributions/{NAME}.parquet").drop(columns=["run_id"]),
-            "clauses": pd.read_parquet(root / f"results/attributions/{NAME}.clauses.parquet").drop(columns=["run_id"])}
+            "units": pd.read_parquet(root / f"results/attributions/{NAME}.parquet"),
+            "clauses": pd.read_parquet(root / f"results/attributions/{NAME}.clauses.parquet")}
 
 
 def _assert_same(a: dict, b: dict) -> None:

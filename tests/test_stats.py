@@ -18,8 +18,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as st
 
 from ccattr import stats
+from ccattr.stats import focus
 
 ALPHA = 0.05
 SIZES = (63_000_000, 135_000_000, 360_000_000, 1_700_000_000)
@@ -80,13 +82,13 @@ def rejection_rates(n_datasets, make, seed):
 def strategy_rejects(rng, i, shift):
     res = stats.compare_strategies(sim_clause_table(rng, shift=shift), "entropy", "s1", ALPHA,
                                    n_bootstrap=100, seed=i)
-    return [res.p < ALPHA, bool((res.pairwise["p_holm"] < ALPHA).any())]
+    return [res.omnibus.pvalue < ALPHA, bool((res.pairwise["p_holm"] < ALPHA).any())]
 
 
 def trend_rejects(rng, i, slope):
     res = stats.scale_trend(sim_share_table(rng, slope=slope), "number", "fft", n_bootstrap=100,
                             seed=i)
-    return [res.p_page < ALPHA, res.p_spearman < ALPHA]
+    return [res.page.pvalue < ALPHA, res.spearman.pvalue < ALPHA]
 
 
 # --------------------------------------------------------------------------- calibration
@@ -126,7 +128,7 @@ def test_divergence_permutation_calibrated_and_powered():
             res = stats.distribution_divergence(sim_long_table(rng, number_boost=boost), "fft",
                                                 "lora", "s1", n_permutations=200, seed=i,
                                                 n_bootstrap=100)
-            return [res.p < ALPHA]
+            return [res.result.pvalue < ALPHA]
         return make
 
     # The permutation test is exact by construction; with 200 datasets a 5% test exceeds 7% about
@@ -165,37 +167,47 @@ def test_rank_biserial_known_cases():
 def test_kendall_w_matches_friedman():
     df = sim_clause_table(np.random.default_rng(0), n=12, shift=0.5)
     res = stats.compare_strategies(df, "entropy", "s1", n_bootstrap=200)
-    assert res.test == "friedman" and res.n == 12
-    assert res.effect_size == pytest.approx(res.statistic / (12 * 2))
-    assert res.ci_low <= res.effect_size <= res.ci_high
+    o = res.omnibus
+    assert o.test == "friedman" and res.n == o.n == 12 and o.effect_name == "Kendall's W"
+    assert o.effect == pytest.approx(o.statistic / (12 * 2))
+    assert o.ci_low <= o.effect <= o.ci_high
+    # the bootstrap's W (tie-corrected, vectorized) is scipy's Friedman W on any one resample
+    cols = [df.loc[df["strategy"] == s, "entropy"].to_numpy() for s in ("fft", "lora", "qlora")]
+    idx = np.random.default_rng(5).integers(0, 12, 12)
+    chi2 = st.friedmanchisquare(*[c[idx] for c in cols]).statistic
+    assert focus._kendall_w(*[c[idx] for c in cols]) == pytest.approx(chi2 / 24)
+    ties = [np.round(c, 0)[idx] for c in cols]  # rounding makes ties
+    assert focus._kendall_w(*ties) == pytest.approx(st.friedmanchisquare(*ties).statistic / 24)
     assert list(res.pairwise[["a", "b"]].itertuples(index=False, name=None)) == [
         ("fft", "lora"), ("fft", "qlora"), ("lora", "qlora")]
-    assert (res.pairwise["p_holm"] >= res.pairwise["p"]).all()
+    np.testing.assert_allclose(res.pairwise["p_holm"], stats.holm(res.pairwise["p"]))
 
 
 def test_compare_strategies_pairs_only_common_clauses_and_two_strategies():
     df = sim_clause_table(np.random.default_rng(1), n=10, strategies=("fft", "lora"), shift=2.0)
     df = df.drop(index=df.index[(df["strategy"] == "lora") & (df["clause_id"] == "c0")])
     res = stats.compare_strategies(df, "entropy", "s1")
-    assert res.test == "wilcoxon" and res.n == 9
-    assert res.effect_size == pytest.approx(1.0)       # fft higher on every clause
-    assert res.p < 0.05
+    assert res.omnibus.test == "wilcoxon" and res.n == 9
+    assert res.omnibus.effect == pytest.approx(1.0)       # fft higher on every clause
+    assert res.omnibus.pvalue < 0.05 and res.verdict == "significant"
+    assert res.omnibus == res.pairs[0].result
 
 
 def test_compare_strategies_degenerate_inputs():
     df = sim_clause_table(np.random.default_rng(2), n=4)
     res = stats.compare_strategies(df, "entropy", "s1")
-    assert math.isnan(res.p) and "need >= 5" in res.note
+    assert math.isnan(res.omnibus.pvalue) and "need >= 5" in res.omnibus.note
+    assert res.verdict == "not tested"
     assert res.pairwise["p"].isna().all() and res.pairwise["note"].str.contains("need").all()
 
     same = sim_clause_table(np.random.default_rng(3), n=8)
     same["entropy"] = same["clause_id"].str[1:].astype(float)   # identical across strategies
     res = stats.compare_strategies(same, "entropy", "s1")
-    assert math.isnan(res.p) and "tie" in res.note
+    assert math.isnan(res.omnibus.pvalue) and "tie" in res.omnibus.note
     assert (res.pairwise["note"] == "all paired differences are zero").all()
 
     res = stats.compare_strategies(same, "entropy", "no-such-scale")
-    assert res.n == 0 and math.isnan(res.p)
+    assert res.n == 0 and math.isnan(res.omnibus.pvalue) and res.omnibus.test == "none"
 
 
 def test_divergence_identical_and_disjoint():
@@ -205,8 +217,8 @@ def test_divergence_identical_and_disjoint():
     same.loc[same["strategy"] == "lora", "norm_score"] = same.loc[
         same["strategy"] == "fft", "norm_score"].to_numpy()
     res = stats.distribution_divergence(same, "fft", "lora", "s1", n_permutations=100)
-    assert res.n == 8 and res.mean_jsd == pytest.approx(0.0, abs=1e-12)
-    assert math.isnan(res.p) and "identical" in res.note
+    assert res.n == 8 and res.result.effect == pytest.approx(0.0, abs=1e-12)
+    assert math.isnan(res.result.pvalue) and "identical" in res.result.note
 
     # all mass on unit 0 vs unit 1: disjoint supports -> JSD 1 (base 2)
     disjoint = long_df.copy()
@@ -215,8 +227,8 @@ def test_divergence_identical_and_disjoint():
     disjoint.loc[(disjoint["strategy"] == "lora") & (disjoint["unit_index"] == 11),
                  "norm_score"] = 1
     res = stats.distribution_divergence(disjoint, "fft", "lora", "s1", n_permutations=100)
-    assert res.mean_jsd == pytest.approx(1.0)
-    assert res.p < 0.05          # number vs function word on every clause: systematic
+    assert res.result.effect == pytest.approx(1.0)
+    assert res.result.pvalue < 0.05          # number vs function word on every clause: systematic
 
 
 def test_category_shares_fill_zero_and_baseline():
@@ -235,7 +247,9 @@ def test_category_shares_fill_zero_and_baseline():
     assert m.loc["number", "mean_all"] == pytest.approx(0.25)
     assert m.loc["number", "unit_fraction"] == pytest.approx(0.25)
     assert m.loc["entity", "mean"] == pytest.approx(0.4)
-    assert m.loc["entity", "run_ids"] == "fft-s1:r1"
+    # one clause: every resample is that clause
+    assert m.loc["number", "ci_low"] == m.loc["number", "ci_high"] == pytest.approx(0.5)
+    assert "run_ids" not in res.means
 
 
 def test_scale_trend_from_long_table_and_too_few_scales():
@@ -243,11 +257,13 @@ def test_scale_trend_from_long_table_and_too_few_scales():
     shares = sim_share_table(rng, slope=0.05)
     res = stats.scale_trend(shares, "number", "fft", n_bootstrap=200)
     assert res.n == 30 and res.scales == ("s0", "s1", "s2", "s3")
-    assert res.rho > 0.5 and res.p_page_increasing < 1e-6 and res.ci_low > 0
+    rho = res.spearman
+    assert rho.statistic > 0.5 and res.p_page_increasing < 1e-6 and rho.ci_low > 0
+    assert res.page.pvalue <= 2 * res.p_page_increasing and 0 < res.page.effect <= 1
     two = shares[shares["scale"].isin(["s0", "s1"])]
     res = stats.scale_trend(two, "number", "fft", n_bootstrap=100)
-    assert math.isnan(res.p_page) and "3 scales" in res.note
-    assert not math.isnan(res.rho)
+    assert math.isnan(res.page.pvalue) and "3 scales" in res.note and "3 scales" in res.page.note
+    assert not math.isnan(res.spearman.statistic)
 
 
 def _similarity(curve, n=40, noise=0.05, seed=0):
@@ -285,7 +301,18 @@ def test_human_labels_and_p_format():
     assert stats.format_p(0.0496) == "0.0496"
     assert stats.format_p(0.0004) == "< 0.001"
     assert stats.format_p(0.412) == "0.41"
-    assert stats.parse_run_ids("fft-s1:abc;lora-s1:def") == [("fft-s1", "abc"), ("lora-s1", "def")]
+
+
+def test_orders_have_one_home():
+    from ccattr.categories import CATEGORIES
+    from ccattr.config import STRATEGIES
+
+    assert stats.STRATEGY_ORDER is STRATEGIES and stats.CATEGORIES is CATEGORIES
+    assert stats.strategy_sort(["qlora", "zz", "fft", "hybrid", "fft"]) == ["fft", "qlora", "hybrid", "zz"]
+    assert stats.category_sort(["punct", "new", "number"]) == ["number", "punct", "new"]
+    df = pd.DataFrame({"scale": ["b", "a", "c", "b"], "n_params": [2e9, 6e7, 6e7, 2e9]})
+    assert stats.scale_order(df) == ["a", "c", "b"]
+    assert stats.n_params_of(df, "b") == 2_000_000_000 and stats.n_params_of(df, "zz") is None
 
 
 def _tables(effect, seed=0, n=12):
@@ -326,9 +353,14 @@ def test_run_comparison_and_findings(tmp_path):
     json.dumps(summary, allow_nan=False)               # strict JSON: NaN became null
     assert {"similarity", "strategy_tests", "pairwise", "divergence", "category_shares",
             "trends", "plateau"} <= set(tables)
-    assert tables["similarity"]["run_ids"].str.match(r"^\w+-s\d:\w+$").all()
     assert summary["claims"]["1"]["verdict"] in ("supported", "partly supported")
+    # the verdicts agree with the tables: FFT (w ** 3) is more focused at every scale
+    c1, pw, div = summary["claims"]["1"], tables["pairwise"], tables["divergence"]
+    fft = pw[(pw["metric"] == "entropy") & (pw["a"] == "fft")]
+    assert c1["more_focused"] == ((fft["p_holm"] < ALPHA) & (fft["r"] < 0)).sum() == c1["n_comparisons"] == 6
+    assert c1["different"] == ((div["a"] == "fft") & (div["p_holm"] < ALPHA)).sum()
     text = stats.findings(summary)
+    assert text == summary["findings"]
     assert any("FFT attributions are more concentrated than LoRA" in t for t in text)
     assert any(t.startswith("At s0 (63M)") for t in text)
     assert any("rule similarity plateaus after s1 (135M)" in t for t in text)
@@ -406,3 +438,119 @@ def test_load_attributions_reads_only_the_unit_and_clause_tables(tmp_path):
     long_df, clause_df = stats.load_attributions(tmp_path)
     assert len(long_df) == 1 and long_df["text"].tolist() == ["Stairs"]
     assert len(clause_df) == 1 and "token_index" not in clause_df
+
+
+# --------------------------------------------------------------------------- the package's shape
+
+
+def test_doctests():
+    import doctest
+    import importlib
+
+    for name in ("labels", "results", "focus", "scale", "plateau", "comparison", "findings"):
+        module = importlib.import_module(f"ccattr.stats.{name}")
+        assert doctest.testmod(module).failed == 0, name
+
+
+def test_every_test_returns_the_one_result_shape():
+    rng = np.random.default_rng(8)
+    cmp = stats.compare_strategies(sim_clause_table(rng, n=12, shift=0.5), "entropy", "s1", n_bootstrap=100)
+    div = stats.distribution_divergence(sim_long_table(rng, n=10), "fft", "lora", "s1", n_permutations=100,
+                                        n_bootstrap=100)
+    trend = stats.scale_trend(sim_share_table(rng, slope=0.02), "number", "fft", n_bootstrap=100)
+    pl = stats.plateau(_similarity([0.4, 0.5, 0.5, 0.5]), 100, 0.01)
+    results = [cmp.omnibus, *(p.result for p in cmp.pairs), div.result, trend.page, trend.spearman,
+               *(s.result for p in pl.strategies for s in p.steps)]
+    assert all(type(r) is stats.TestResult for r in results)
+    assert {r.test for r in results} == {"friedman", "wilcoxon", "permutation", "page", "spearman", "bootstrap"}
+    # the tables are views of the typed results
+    assert cmp.pairwise["p"].tolist() == [p.result.pvalue for p in cmp.pairs]
+    assert cmp.pairwise["r"].tolist() == [p.result.effect for p in cmp.pairs]
+    assert div.row()["category_jsd"] == div.result.statistic and div.row()["mean_jsd"] == div.result.effect
+    assert pl.gains["gain_per_doubling"].tolist() == [s.result.effect for s in pl.strategies[0].steps]
+
+
+def test_bootstrap_ci_pairs_clauses_and_skips_undefined_resamples():
+    from ccattr.stats import bootstrap_ci
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, 30)
+    # paired: the difference is 1 on every clause, so every resample's mean difference is 1
+    lo, hi = bootstrap_ci((x + 1, x), lambda a, b, axis: np.mean(a - b, axis=axis), rng, 200, 0.95,
+                          paired=True)
+    assert lo == pytest.approx(1.0) and hi == pytest.approx(1.0)
+    lo, hi = bootstrap_ci((x + 1, x), lambda a, b, axis: np.mean(a, axis=axis) - np.mean(b, axis=axis),
+                          rng, 200, 0.95)
+    assert lo < 0.8 and hi > 1.2                      # unpaired: the clause spread enters
+    # one non-zero difference of 6: r is undefined (NaN) on the resamples that miss it
+    d = np.array([0, 0, 0, 0, 0, 1.0])
+    lo, hi = bootstrap_ci((d,), lambda v, axis: focus._rank_biserial(v), rng, 200, 0.95)
+    assert lo == hi == 1.0
+    assert all(math.isnan(v) for v in bootstrap_ci((np.array([]),), np.mean, rng, 100, 0.95))
+    assert bootstrap_ci((np.array([0.3]),), np.mean, rng, 100, 0.95) == (0.3, 0.3)
+
+
+def test_divergence_permutation_is_exact_when_swaps_are_few():
+    """6 clauses have 2^6 = 64 label swaps, fewer than n_permutations: scipy enumerates them all."""
+    long_df = sim_long_table(np.random.default_rng(9), n=6, number_boost=3.0)
+    res = stats.distribution_divergence(long_df, "fft", "lora", "s1", n_permutations=1000, n_bootstrap=100)
+    cats = sorted(long_df["category"].unique())
+    prof = (long_df.groupby(["strategy", "clause_id", "category"])["norm_score"].sum()
+            .unstack("category").reindex(columns=cats))
+    qa, qb = prof.loc["fft"].to_numpy(), prof.loc["lora"].to_numpy()
+    swaps = np.array(np.meshgrid(*[[0, 1]] * 6)).reshape(6, -1).T[:, :, None]     # (64, clause, 1)
+    a, b = np.where(swaps, qb, qa).mean(axis=1), np.where(swaps, qa, qb).mean(axis=1)
+    null = focus._jsd(a, b)
+    observed = focus._jsd(qa.mean(axis=0), qb.mean(axis=0))
+    assert res.result.statistic == pytest.approx(observed)
+    assert res.result.pvalue == pytest.approx(np.mean(null >= observed * (1 - 1e-12)))
+
+
+def test_runs_table_takes_the_first_frame_that_knows():
+    eval_df = pd.DataFrame({"strategy": ["lora", "fft"], "scale": ["s1", "s1"], "n_params": [10, 10],
+                            "family": [None, "f"], "run_id": ["e-lora", "e-fft"], "clause_id": ["c", "c"]})
+    attr = pd.DataFrame({"strategy": ["fft", "lora", "qlora", "fft"], "scale": ["s1", "s1", "s0", "s0"],
+                         "n_params": [10, 10, 5, 5], "family": ["x", "g", "g", "g"],
+                         "run_id": ["a-fft", "a-lora", "a-qlora", "a-fft0"]})
+    runs = stats.runs_table(eval_df, attr)
+    assert list(runs.columns) == ["strategy", "scale", "family", "n_params", "run_id"]
+    assert runs.values.tolist() == [["fft", "s0", "g", 5, "a-fft0"], ["fft", "s1", "f", 10, "e-fft"],
+                                    ["lora", "s1", "g", 10, "e-lora"], ["qlora", "s0", "g", 5, "a-qlora"]]
+    assert stats.runs_table(pd.DataFrame()).empty
+
+
+def test_runs_examples_and_divergence_clauses_are_published(tmp_path):
+    from ccattr.config import StatisticsParams
+
+    long_df, clause_df, eval_df = _tables(effect=True)
+    tables, summary = stats.run_comparison(long_df, clause_df, eval_df,
+                                           StatisticsParams(n_bootstrap=100, n_permutations=100))
+    stats.save_comparison(tmp_path, tables, summary)
+    saved, _ = stats.load_comparison(tmp_path)
+    for name in ("runs", "examples", "divergence_clauses"):
+        assert (tmp_path / "tables" / f"{name}.csv").exists() and len(saved[name])
+    assert not [n for n, df in {**tables, **saved}.items() if "run_ids" in df.columns]
+
+    runs = saved["runs"]
+    assert len(runs) == 9 and not runs.duplicated(["strategy", "scale"]).any()
+    assert set(runs["run_id"]) == {f"{s}{k}" for s in ("fft", "lora", "qlora") for k in range(3)}
+
+    clauses = saved["divergence_clauses"]
+    assert list(clauses.columns) == ["scale", "a", "b", "clause_id", "jsd"]
+    div = tables["divergence"]
+    assert len(clauses) == div["n"].sum()
+    assert clauses.groupby(["scale", "a", "b"])["jsd"].mean().to_numpy() == pytest.approx(
+        div.set_index(["scale", "a", "b"])["mean_jsd"].sort_index().to_numpy())
+
+    ex = saved["examples"]
+    assert ex["why"].tolist() == ["the strategies disagree most", "a typical clause (median disagreement)",
+                                  "the strategies agree most"]
+    assert set(ex["scale"]) == {"s2"}                  # the largest scale
+    mean = clauses[clauses["scale"] == "s2"].groupby("clause_id")["jsd"].mean()
+    assert ex["mean_jsd"].tolist() == pytest.approx(mean[ex["clause_id"]].tolist())
+    assert ex["mean_jsd"].iloc[0] == pytest.approx(mean.max()) and ex["mean_jsd"].iloc[-1] == pytest.approx(mean.min())
+
+
+def test_findings_come_from_the_summary():
+    assert stats.findings({"alpha": 0.05, "findings": ["a", "b"]}) == ["a", "b"]
+    assert "rerun the compare stage" in stats.findings({"alpha": 0.05})[0]

@@ -27,3 +27,14 @@ def table_files(folder: str | os.PathLike, kind: str) -> list[Path]:
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike) -> None:
     with atomic_file(path) as tmp:
         df.to_parquet(tmp, index=False)
+
+
+def with_runs(df: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with each row's model facts (``family``, ``n_params``, ``run_id``) joined from the one
+    table of runs (``runs``: strategy, scale, family, n_params, run_id) on (strategy, scale): the
+    attribute stage writes only those two keys on its rows."""
+    facts = [c for c in ("family", "n_params", "run_id") if c in runs.columns]
+    if df.empty or not {"strategy", "scale"} <= set(df.columns):
+        return df.reindex(columns=[*df.columns, *(c for c in facts if c not in df.columns)])
+    keys = runs[["strategy", "scale", *facts]].astype({"strategy": str, "scale": str})
+    return df.drop(columns=[c for c in facts if c in df.columns]).merge(keys, on=["strategy", "scale"], how="left")

@@ -1,0 +1,78 @@
+"""Statistics behind the study's three claims, computed on whatever corpus was run.
+
+The claims, each supported or refuted by the numbers, never assumed:
+
+1. **Focus** (:mod:`.focus`) - full fine-tuning (FFT) gives attribution patterns that *differ*
+   from LoRA / QLoRA (:func:`distribution_divergence`) and are *more focused*
+   (:func:`compare_strategies` on the per-clause entropy, Gini and top-k share).
+2. **Scale** (:mod:`.scale`) - as models grow, more attribution goes to numeric constraints and
+   rule identifiers (:func:`category_shares`, :func:`scale_trend`).
+3. **Plateau** (:mod:`.plateau`) - rule-quality gains flatten beyond some scale (:func:`plateau`).
+
+:func:`run_comparison` (:mod:`.comparison`) runs all of them over the pipeline's tables and
+returns tables plus a JSON-able summary that carries the claims' verdicts and the plain sentences
+(:mod:`.findings`); :mod:`.labels` holds the orders, labels and number formats the report shares.
+
+Conventions (as in :mod:`scipy.stats`): every test returns a :class:`TestResult` - its
+statistic, p-value, the number of independent units it used (``n``: clauses), an effect size and
+a confidence interval for it. Confidence intervals are percentile bootstraps
+(:func:`scipy.stats.bootstrap`) that resample *clauses* (the independent unit: every model sees
+the same test clauses), at level ``1 - alpha``. Inputs too small or degenerate to test give NaN
+with a ``note`` saying why, never an exception.
+"""
+
+from ccattr.stats.comparison import (
+    Comparison,
+    heatmap_examples,
+    load_attributions,
+    load_comparison,
+    load_eval,
+    plot_tables,
+    run_comparison,
+    runs_table,
+    save_comparison,
+)
+from ccattr.stats.findings import claims, findings, sentences
+from ccattr.stats.focus import (
+    Divergence,
+    PairTest,
+    StrategyComparison,
+    compare_strategies,
+    distribution_divergence,
+    divergences,
+    rank_biserial,
+)
+from ccattr.stats.labels import (
+    CATEGORIES,
+    CATEGORY_LABELS,
+                                     CLAIM2_CATEGORIES,
+    KEY_CATEGORIES,
+    METRIC_DIRECTION,
+    METRIC_LABELS,
+    METRIC_SHORT,
+    METRICS,
+    STRATEGY_LABELS,
+    STRATEGY_ORDER,
+    category_sort,
+    format_p,
+    human_count,
+    n_params_of,
+    scale_label,
+    scale_order,
+    strategy_label,
+    strategy_sort,
+)
+from ccattr.stats.plateau import Plateau, PlateauStep, StrategyPlateau, plateau
+from ccattr.stats.results import TestResult, bootstrap_ci, holm
+from ccattr.stats.scale import CategoryShares, ScaleTrend, category_shares, scale_trend, scale_trends
+
+__all__ = [
+    "CATEGORIES", "CATEGORY_LABELS", "CLAIM2_CATEGORIES", "KEY_CATEGORIES", "METRICS", "METRIC_DIRECTION",
+    "METRIC_LABELS", "METRIC_SHORT", "STRATEGY_LABELS", "STRATEGY_ORDER", "CategoryShares", "Comparison",
+    "Divergence", "PairTest", "Plateau", "PlateauStep", "ScaleTrend", "StrategyComparison",
+    "StrategyPlateau", "TestResult", "bootstrap_ci", "category_shares", "category_sort", "claims",
+    "compare_strategies", "distribution_divergence", "divergences", "findings", "format_p", "heatmap_examples",
+    "holm", "human_count", "load_attributions", "load_comparison", "load_eval", "n_params_of", "plateau",
+    "plot_tables", "rank_biserial", "run_comparison", "runs_table", "save_comparison", "scale_label",
+    "scale_order", "scale_trend", "scale_trends", "sentences", "strategy_label", "strategy_sort",
+]
