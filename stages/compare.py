@@ -27,16 +27,18 @@ def main() -> None:
     # The evaluation records each model's run (from finetune's run.json); the attribution rows
     # carry only (strategy, scale) and are joined to that one table of runs.
     eval_df = stats.load_eval(EVAL_DIR)
-    long_df, clause_df = stats.load_attributions(ATTR_DIR, stats.runs_table(eval_df))
+    runs = stats.runs_table(eval_df)
+    long_df, clause_df = stats.load_attributions(ATTR_DIR, runs)
+    fidelity_df = stats.load_fidelity(ATTR_DIR, runs)
     # Only the current run matrix: files of models dropped from params.yaml may linger.
     keep = lambda df: df[(df["strategy"] + "-" + df["scale"]).isin(names)].reset_index(drop=True)  # noqa: E731
-    long_df, clause_df, eval_df = keep(long_df), keep(clause_df), keep(eval_df)
+    long_df, clause_df, eval_df, fidelity_df = keep(long_df), keep(clause_df), keep(eval_df), keep(fidelity_df)
     first_work("compare")
     tables, summary = stats.run_comparison(long_df, clause_df, eval_df, params.statistics,
-                                           params.attribution.top_k_fraction)
+                                           params.attribution.top_k_fraction, fidelity_df=fidelity_df)
     # every model compared, from the one table of runs the comparison publishes
-    runs = tables["runs"].dropna(subset=["run_id"])
-    compared = list(runs[["strategy", "scale", "run_id"]].itertuples(index=False, name=None))
+    compared = list(tables["runs"].dropna(subset=["run_id"])[["strategy", "scale", "run_id"]]
+                    .itertuples(index=False, name=None))
     stats.save_comparison(COMPARE_DIR, tables, summary)
     with tracking.start_run(run_name="comparison", stage="compare",
                             tags={"kind": "comparison", "compared_runs": ",".join(r for *_, r in compared)}) as run:
@@ -54,6 +56,8 @@ def main() -> None:
         if sim is not None:
             for row in sim.itertuples(index=False):
                 mlflow.log_metric(f"similarity.{row.strategy}-{row.scale}", float(row.similarity))
+        for row in tables["fidelity"].itertuples(index=False):
+            mlflow.log_metric(f"{row.kind}_fidelity.{row.strategy}-{row.scale}", float(row.rate))
     write_json(COMPARE_RUN, {
         "run_id": run.info.run_id, "experiment_id": exp_id,
         "compared": [{"model": f"{s}-{c}", "run_id": r} for s, c, r in compared]})

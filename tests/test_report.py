@@ -164,6 +164,18 @@ def compare_tables() -> dict[str, pd.DataFrame]:
         "last_ci_low": -0.005, "last_ci_high": 0.04, "note": ""} for s in STRATEGIES])
     t["examples"] = pd.DataFrame([{"scale": "smollm2", "clause_id": c, "why": why, "mean_jsd": j}
                                   for c, why, j in EXAMPLES])
+    t["fidelity"] = pd.DataFrame([{
+        "strategy": s, "scale": sc, "n_params": size, "kind": kind, "n_clauses": N, "n_items": 2 * N - k,
+        "rate": 0.4 + 0.2 * k + (0.1 if kind == "number" else 0), "ci_low": 0.3 + 0.2 * k, "ci_high": 0.6 + 0.2 * k}
+        for s in STRATEGIES for k, (sc, size) in enumerate(SCALES) for kind in ("number", "identifier")])
+    t["fidelity_tests"] = t["strategy_tests"].assign(
+        metric=lambda d: d["metric"].map({"entropy": "number_fidelity", "gini": "identifier_fidelity"}),
+        statistic=4.2, p=0.12, effect_size=0.21, verdict="inconclusive")
+    t["fidelity_pairwise"] = t["pairwise"].assign(
+        metric=lambda d: d["metric"].map({"entropy": "number_fidelity", "gini": "identifier_fidelity"}))
+    t["fidelity_trends"] = pd.DataFrame([{
+        **t["trends"].iloc[0].to_dict(), "strategy": s, "category": kind, "mean_share": "0.5000,0.7250,nan",
+        "family": "fidelity"} for s in STRATEGIES for kind in ("number", "identifier")])
     return t
 
 
@@ -230,6 +242,7 @@ def test_every_section(report):
     scale = section(page, "scale")
     assert "Trend tests: numbers and rule identifiers" in scale and "Category shares per strategy" in scale
     assert "smollm2-l8 (63M): 3.4%" in scale
+    assert "Number and identifier fidelity" in scale and "is <i>faithful</i> when" in scale
     assert "alpha = 0.05" in section(page, "methods") and "200 resamples" in section(page, "methods")
     assert "<script" not in page and "run_ids" not in page
 
@@ -277,6 +290,27 @@ def test_run_links_joined_from_runs_csv(report):
     assert f'href="http://mlflow.example:5000/#/runs/{run_id("lora", 1)}"' in page
 
 
+def test_fidelity_subsection(report):
+    scale = section(report[1], "scale")
+    fidelity = scale[scale.index('<h3 id="fidelity">'):]
+    assert 'id="fig-fidelity_vs_scale"' in fidelity
+    # the rates: one model's run; clauses, items, rate [CI]
+    (row,) = rows_with(fidelity, "LoRA", "smollm2-l16 (135M)", "numbers")
+    assert "<td>10</td><td>19</td><td>0.700 <span class=\"ci\">[0.500, 0.800]</span></td>" in row
+    assert re.findall(r'data-run-id="(\w+)"', row) == [run_id("lora", 1)]
+    # the strategy tests: omnibus and pairwise, metrics in words
+    (row,) = rows_with(fidelity, "smollm2 (360M)", "identifier fidelity", "friedman")
+    assert re.findall(r'data-run-id="(\w+)"', row) == [run_id(s, 2) for s in STRATEGIES]
+    (row,) = rows_with(fidelity, "smollm2-l8 (63M)", "number fidelity", "FFT vs LoRA")
+    assert re.findall(r'data-run-id="(\w+)"', row) == [run_id("fft", 0), run_id("lora", 0)]
+    # the trends: mean fidelity (not share) by scale, a scale without items as a dash
+    assert "<th>Mean fidelity by scale</th>" in fidelity and "Mean share by scale" not in fidelity
+    (row,) = rows_with(fidelity, "QLoRA", "rule identifiers", "fidelity")
+    assert "smollm2-l16 (135M): 72.5%" in row and "smollm2 (360M): \u2013" in row
+    assert re.findall(r'data-run-id="(\w+)"', row) == [run_id("qlora", k) for k in range(3)]
+    assert "<dt>Fidelity</dt>" in section(report[1], "methods")
+
+
 def test_run_index_keys():
     runs = pd.DataFrame([{"strategy": s, "scale": sc, "n_params": v, "run_id": f"{s}-{sc}-id"}
                          for s in ("qlora", "lora", "fft") for sc, v in (("big", 2e9), ("small", 1e8))])
@@ -308,6 +342,7 @@ def test_figures_embedded_and_saved(report):
     path, page = report
     names = re.findall(r'data-file="figures/(\w+)\.png"', page)
     assert sorted(names) == sorted(["similarity_vs_scale", "focus_by_strategy", "category_share_vs_scale",
+                                    "fidelity_vs_scale",
                                     *(f"{kind}_{k}" for kind in ("heatmap", "rulemap") for k in (1, 2, 3))])
     assert page.count('<img src="data:image/png;base64,') == len(names)
     for name in names:
@@ -388,7 +423,7 @@ def test_fig_rule_map_draws_the_parts():
 
 
 @pytest.mark.parametrize("missing", ["summary.json", "tables/runs.csv", "tables/examples.csv",
-                                     "tables/pairwise.csv"])
+                                     "tables/pairwise.csv", "tables/fidelity.csv"])
 def test_missing_compare_output_is_an_error(outputs, tmp_path, missing):
     compare = write_compare(tmp_path / "compare")
     (compare / missing).unlink()
@@ -410,7 +445,8 @@ def test_empty_tables_render(tmp_path):
     """Nothing attributed yet (empty tables, no example clauses, no attribution files): the page
     still renders every section, saying there is no data."""
     compare = write_compare(tmp_path / "compare")
-    for name in ("examples", "category_shares", "trends", "plateau_gains", "divergence"):
+    for name in ("examples", "category_shares", "trends", "plateau_gains", "divergence", "fidelity",
+                 "fidelity_tests", "fidelity_pairwise", "fidelity_trends"):
         (compare / "tables" / f"{name}.csv").write_text("\n")        # how an empty table is written
     (tmp_path / "attributions").mkdir()
     page = build_report(compare, tmp_path / "attributions", tmp_path / "eval",
@@ -421,3 +457,7 @@ def test_empty_tables_render(tmp_path):
     assert "No data for figure <code>category_share_vs_scale</code>" in page
     assert "0 evaluated clauses, 0 attributed clauses" in page
     assert "No data." in section(page, "focus")                         # the divergence table
+    # rules without numbers: no fidelity figure, every fidelity table says so
+    fidelity = section(page, "scale").split('<h3 id="fidelity">')[1]
+    assert "No data for figure <code>fidelity_vs_scale</code>" in fidelity
+    assert fidelity.count("No data.") == 4

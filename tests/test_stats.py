@@ -554,3 +554,72 @@ def test_runs_examples_and_divergence_clauses_are_published(tmp_path):
 def test_findings_come_from_the_summary():
     assert stats.findings({"alpha": 0.05, "findings": ["a", "b"]}) == ["a", "b"]
     assert "rerun the compare stage" in stats.findings({"alpha": 0.05})[0]
+
+
+# --------------------------------------------------------------------------- fidelity
+
+
+def _fidelity_tables(rng, n=24, rising=True):
+    """Fidelity items and per-clause rates for 3 strategies x 3 scales: FFT ties numbers to the
+    clause's number more often than LoRA/QLoRA, and every strategy more often at larger scales
+    (when ``rising``). Each clause has 2 numbers the clause states and 1 it does not."""
+    from ccattr.fidelity import clause_rates
+
+    items, clauses = [], []
+    for s_i, strategy in enumerate(("fft", "lora", "qlora")):
+        for k, size in enumerate(SIZES[:3]):
+            p = 0.35 + (0.25 if s_i == 0 else 0.0) + (0.15 * k if rising else 0.0)
+            rows = [{"clause_id": f"c{c}", "kind": "number", "item": str(j), "has_source": j < 2,
+                     "faithful": bool(rng.random() < p) and j < 2} for c in range(n) for j in range(3)]
+            df = pd.DataFrame(rows).assign(strategy=strategy, scale=f"s{k}", n_params=size)
+            items.append(df)
+            rates = clause_rates(df, [f"c{c}" for c in range(n)])
+            clauses.append(rates.assign(strategy=strategy, scale=f"s{k}", n_params=size))
+    return pd.concat(items, ignore_index=True), pd.concat(clauses, ignore_index=True)
+
+
+def test_fidelity_rates_pool_items_and_resample_clauses():
+    items = pd.DataFrame({"clause_id": ["a", "a", "a", "b", "c", "c"], "kind": "number",
+                          "has_source": [True, True, False, True, True, True],
+                          "faithful": [True, False, False, True, True, True],
+                          "strategy": "fft", "scale": "s1", "n_params": 1_000_000})
+    r = stats.fidelity_rates(items, n_bootstrap=500).iloc[0]
+    # the unsourced item is out; pooled 4 of 5, over 3 clauses
+    assert (r["n_clauses"], r["n_items"], r["rate"]) == (3, 5, pytest.approx(0.8))
+    assert r["ci_low"] <= 0.8 <= r["ci_high"] and r["ci_low"] >= 0.5   # no clause resample gives < 1/2
+    assert stats.fidelity_rates(items.iloc[:0]).empty
+
+
+def test_fidelity_tests_find_a_planted_strategy_gap_and_scale_rise():
+    items, clause_df = _fidelity_tables(np.random.default_rng(3))
+    fid = stats.compare_fidelity(items, clause_df, ALPHA, n_bootstrap=200)
+    assert set(fid.rates["kind"]) == {"number"} and len(fid.rates) == 9
+    top = fid.rates[fid.rates["scale"] == "s2"].set_index("strategy")["rate"]
+    assert top["fft"] > top["lora"] and top["fft"] > top["qlora"]
+    at_top = next(t for t in fid.strategy_tests if t.scale == "s2" and t.metric == "number_fidelity")
+    assert at_top.omnibus.test == "friedman" and at_top.significant
+    rising = [t for t in fid.trends if t.category == "number"]
+    assert len(rising) == 3 and all(t.p_holm < ALPHA and t.spearman.statistic > 0 for t in rising)
+    assert {t.holm_family for t in rising} == {"fidelity"}
+    # and with no rise planted, no trend
+    items, clause_df = _fidelity_tables(np.random.default_rng(4), rising=False)
+    flat = stats.compare_fidelity(items, clause_df, ALPHA, n_bootstrap=100).trends
+    assert not any(t.p_holm < ALPHA for t in flat)
+
+
+def test_run_comparison_publishes_fidelity(tmp_path):
+    from ccattr.config import StatisticsParams
+
+    long_df, clause_df, eval_df = _tables(effect=True)
+    items, rates = _fidelity_tables(np.random.default_rng(5), n=12)
+    # the synthetic attribution tables' clauses and scales, with fidelity rates beside them
+    clause_df = clause_df.merge(rates.drop(columns=["n_params"]), on=["clause_id", "strategy", "scale"], how="left")
+    tables, summary = stats.run_comparison(long_df, clause_df, eval_df,
+                                           StatisticsParams(n_bootstrap=100, n_permutations=100),
+                                           fidelity_df=items)
+    for name in ("fidelity", "fidelity_tests", "fidelity_pairwise", "fidelity_trends"):
+        assert name in tables
+    assert len(tables["fidelity"]) == 9 and summary["fidelity"]
+    assert any(s.startswith("Number fidelity") for s in summary["findings"])
+    stats.save_comparison(tmp_path, tables, summary)
+    assert (tmp_path / "tables" / "fidelity.csv").exists()

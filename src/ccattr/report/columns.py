@@ -21,6 +21,11 @@ from ccattr.stats.labels import (
 )
 
 DASH = "\u2013"
+#: Labels of the fidelity metrics (``fidelity_tests.csv``, ``fidelity_pairwise.csv``) and kinds
+#: (``fidelity.csv``, the ``category`` of ``fidelity_trends.csv``).
+FIDELITY_METRIC_LABELS = {"number_fidelity": "number fidelity",
+                          "identifier_fidelity": "identifier fidelity"}
+FIDELITY_KIND_LABELS = {"number": "numbers", "identifier": "rule identifiers"}
 
 
 @dataclass(frozen=True)
@@ -116,11 +121,18 @@ class Columns:
 
     @staticmethod
     def metric(r: Row) -> Cell:
-        return Cell(METRIC_LABELS.get(r.get("metric"), text(r.get("metric"))))
+        m = r.get("metric")
+        return Cell(METRIC_LABELS.get(m) or FIDELITY_METRIC_LABELS.get(m) or text(m))
 
     @staticmethod
     def category(r: Row) -> Cell:
         return Cell(CATEGORY_LABELS.get(r.get("category"), text(r.get("category"))))
+
+    @staticmethod
+    def kind(r: Row) -> Cell:
+        """A fidelity kind (``number``, ``identifier``) in words."""
+        k = r.get("kind", r.get("category"))
+        return Cell(FIDELITY_KIND_LABELS.get(k, text(k)))
 
     @staticmethod
     def txt(key: str) -> Callable[[Row], Cell]:
@@ -201,10 +213,19 @@ class Columns:
                 ("Category-profile JSD", self.plain("category_jsd", ".4f")),
                 ("p (permutation)", self.p("p")), ("p (Holm)", self.p("p_holm")), *self.tail()]
 
-    def trends(self) -> list[Column]:
+    def trends(self, values: str = "Mean share by scale", fidelity: bool = False) -> list[Column]:
+        """The trend tests; ``fidelity``: of ``fidelity_trends.csv``, whose ``category`` is a
+        fidelity kind and whose ``mean_share`` is the mean per-clause fidelity rate (header
+        ``values``)."""
+        def percent(v: str) -> str:
+            try:
+                return DASH if isnan(float(v)) else f"{float(v) * 100:.1f}%"
+            except ValueError:
+                return v
+
         def shares(r: Row) -> Cell:
             scales, values = text(r.get("scales")).split(","), text(r.get("mean_share")).split(",")
-            return Cell(lines=tuple(f"{self.scale_name(a)}: {float(b) * 100:.1f}%"
+            return Cell(lines=tuple(f"{self.scale_name(a)}: {percent(b)}"
                                     for a, b in zip(scales, values, strict=False) if a and b))
 
         def family(r: Row) -> Cell:
@@ -212,9 +233,10 @@ class Columns:
                 if r.get("cross_family") in (True, "True") else ""
             return Cell(text(r.get("model_family")) + cross)
 
-        return [("Strategy", self.strategy), ("Category", self.category),
+        return [("Strategy", self.strategy),
+                ("Kind", self.kind) if fidelity else ("Category", self.category),
                 ("Holm family", self.txt("family")), ("Model family", family),
-                ("n", self.plain("n", ".0f")), ("Mean share by scale", shares),
+                ("n", self.plain("n", ".0f")), (values, shares),
                 ("Spearman rho [CI]", self.value("rho", "+.2f")),
                 ("p (Spearman)", self.p("p_spearman")), ("Page L", self.plain("page_L", ".0f")),
                 ("p (Page, rising)", self.p("p_page_increasing")),
@@ -227,6 +249,12 @@ class Columns:
                 ("Mean share [CI]", self.value("mean")),
                 ("Uniform baseline", self.plain("unit_fraction")),
                 ("Mean over all clauses", self.plain("mean_all")), ("MLflow runs", self.run_links)]
+
+
+    def fidelity(self) -> list[Column]:
+        return [("Strategy", self.strategy), ("Scale", self.scale), ("Kind", self.kind),
+                ("Clauses", self.plain("n_clauses", ".0f")), ("Items", self.plain("n_items", ".0f")),
+                ("Fidelity rate [CI]", self.value("rate")), ("MLflow runs", self.run_links)]
 
 
 PUBLISHED_LRML: list[Column] = [("System", lambda r: Cell(str(r["system"]))),

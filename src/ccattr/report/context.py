@@ -141,6 +141,8 @@ def report_context(published: Published, attributions: Attributions, predictions
             attributions.clauses, "entropy"), "attribution entropy by strategy"),
         "category_share_vs_scale": figures.add("category_share_vs_scale", figs.fig_category_shares(
             t["category_shares"], confidence=confidence), "share of attribution per category vs scale"),
+        "fidelity_vs_scale": figures.add("fidelity_vs_scale", figs.fig_fidelity(
+            t["fidelity"], confidence=confidence), "number and identifier fidelity vs scale"),
     }
     pair_entropy, pair_other = _split(t["pairwise"], "metric", "entropy")
     trends_key, trends_rest = _split(t["trends"], "family", "claim2")
@@ -158,6 +160,11 @@ def report_context(published: Published, attributions: Attributions, predictions
         "trends_key": table(trends_key, cols.trends()),
         "trends_rest": table(trends_rest, cols.trends()),
         "category_shares": table(t["category_shares"], cols.category_shares()),
+        "fidelity": table(t["fidelity"], cols.fidelity()),
+        "fidelity_tests": table(t["fidelity_tests"], cols.strategy_tests()),
+        "fidelity_pairwise": table(t["fidelity_pairwise"], cols.pairwise()),
+        "fidelity_trends": table(t["fidelity_trends"], cols.trends("Mean fidelity by scale",
+                                                                   fidelity=True)),
     }
     claims, details = claims_context(summary)
     clauses = attributions.clauses

@@ -154,6 +154,53 @@ def fig_category_shares(means: pd.DataFrame, categories: Sequence[str] = KEY_CAT
     return fig
 
 
+#: The panels of :func:`fig_fidelity`: a fidelity kind and its title.
+FIDELITY_KINDS = {"number": "Numbers", "identifier": "Rule identifiers"}
+
+
+def fig_fidelity(rates: pd.DataFrame, confidence: float = 0.95) -> plt.Figure | None:
+    """Number / identifier fidelity (share of a rule's numbers or identifiers whose most
+    attributed clause word states them) vs scale, one panel per kind, one line per strategy.
+    ``rates``: the ``fidelity`` table; None when it has no rate (rules without numbers)."""
+    if rates is None or rates.empty or "rate" not in rates.columns:
+        return None
+    rates = rates[pd.to_numeric(rates["rate"], errors="coerce").notna()]
+    kinds = [k for k in FIDELITY_KINDS if k in set(rates["kind"])]
+    kinds += sorted(set(rates["kind"].dropna()) - set(kinds))
+    if not kinds:
+        return None
+    fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 3.7), squeeze=False,
+                             sharey=True, dpi=DPI)
+    strategies = strategy_sort(rates["strategy"].dropna().unique())
+    for ax, kind in zip(axes.ravel(), kinds, strict=True):
+        m = rates[rates["kind"] == kind].sort_values("n_params")
+        for i, s in enumerate(strategies):
+            g = m[m["strategy"] == s]
+            if g.empty:
+                continue
+            x = _dodge(g["n_params"].to_numpy(dtype=float), i, len(strategies))
+            y = g["rate"].to_numpy(dtype=float)
+            err = np.vstack([y - g["ci_low"].to_numpy(dtype=float),
+                             g["ci_high"].to_numpy(dtype=float) - y])
+            ax.errorbar(x, y, yerr=np.clip(np.nan_to_num(err), 0, None), marker="o", ms=5,
+                        capsize=3, color=_color(s), label=strategy_label(s), lw=1.6)
+        _log_axis(ax, rates["n_params"])
+        items = int(pd.to_numeric(m["n_items"], errors="coerce").sum()) if "n_items" in m else 0
+        ax.set_title(f"{FIDELITY_KINDS.get(kind, kind)} ({items} items over all models)",
+                     fontsize=10)
+        ax.set_ylim(0, 1.04)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("share of items faithful")
+    legend = {lab: h for ax in axes.ravel() for h, lab in zip(*ax.get_legend_handles_labels(),
+                                                              strict=True)}
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=max(1, len(legend)),
+               fontsize=9, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle("Number and identifier fidelity vs model scale "
+                 f"(pooled over items, {confidence:.0%} CI resampling clauses)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
 def fig_similarity(by_scale: pd.DataFrame, plateau_summary: pd.DataFrame | None,
                    gains: pd.DataFrame | None, gain_threshold: float | None,
                    confidence: float = 0.95, label: str = "rule similarity") -> plt.Figure | None:

@@ -19,14 +19,15 @@ from ccattr.tables import table_files, with_runs
 
 #: The compare stage's tables the report renders (``tables/<name>.csv``).
 TABLES = ("runs", "examples", "similarity", "strategy_tests", "pairwise", "divergence",
-          "category_shares", "trends", "plateau_by_scale", "plateau_gains", "plateau")
+          "category_shares", "trends", "plateau_by_scale", "plateau_gains", "plateau",
+          "fidelity", "fidelity_tests", "fidelity_pairwise", "fidelity_trends")
 #: Keys the report reads from ``summary.json`` beyond the tables.
 SUMMARY_KEYS = ("alpha", "findings", "claims", "strategies", "scales")
 #: Columns read as text: names and keys (a scale called ``1.5`` stays ``"1.5"``), lists in a cell.
 TEXT_COLUMNS = ("strategy", "scale", "a", "b", "strategies", "clause_id", "run_id", "family",
                 "model_family", "category", "metric", "scales", "mean_share", "plateau_scale",
                 "from_scale", "to_scale", "last_from", "last_to", "why", "note", "pattern",
-                "verdict", "test", "effect_name")
+                "verdict", "test", "effect_name", "kind")
 
 
 class MissingCompareOutput(FileNotFoundError):

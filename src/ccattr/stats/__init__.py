@@ -6,7 +6,9 @@ The claims, each supported or refuted by the numbers, never assumed:
    from LoRA / QLoRA (:func:`distribution_divergence`) and are *more focused*
    (:func:`compare_strategies` on the per-clause entropy, Gini and top-k share).
 2. **Scale** (:mod:`.scale`) - as models grow, more attribution goes to numeric constraints and
-   rule identifiers (:func:`category_shares`, :func:`scale_trend`).
+   rule identifiers (:func:`category_shares`, :func:`scale_trend`); and, in :mod:`.fidelity`,
+   whether the number (identifier) a rule writes is tied by attribution to the same number in
+   the clause (:func:`compare_fidelity`).
 3. **Plateau** (:mod:`.plateau`) - rule-quality gains flatten beyond some scale (:func:`plateau`).
 
 :func:`run_comparison` (:mod:`.comparison`) runs all of them over the pipeline's tables and
@@ -27,11 +29,13 @@ from ccattr.stats.comparison import (
     load_attributions,
     load_comparison,
     load_eval,
+    load_fidelity,
     plot_tables,
     run_comparison,
     runs_table,
     save_comparison,
 )
+from ccattr.stats.fidelity import Fidelity, compare_fidelity, fidelity_rates
 from ccattr.stats.findings import claims, findings, sentences
 from ccattr.stats.focus import (
     Divergence,
@@ -45,7 +49,7 @@ from ccattr.stats.focus import (
 from ccattr.stats.labels import (
     CATEGORIES,
     CATEGORY_LABELS,
-                                     CLAIM2_CATEGORIES,
+    CLAIM2_CATEGORIES,
     KEY_CATEGORIES,
     METRIC_DIRECTION,
     METRIC_LABELS,
@@ -69,10 +73,10 @@ from ccattr.stats.scale import CategoryShares, ScaleTrend, category_shares, scal
 __all__ = [
     "CATEGORIES", "CATEGORY_LABELS", "CLAIM2_CATEGORIES", "KEY_CATEGORIES", "METRICS", "METRIC_DIRECTION",
     "METRIC_LABELS", "METRIC_SHORT", "STRATEGY_LABELS", "STRATEGY_ORDER", "CategoryShares", "Comparison",
-    "Divergence", "PairTest", "Plateau", "PlateauStep", "ScaleTrend", "StrategyComparison",
+    "Divergence", "Fidelity", "PairTest", "Plateau", "PlateauStep", "ScaleTrend", "StrategyComparison",
     "StrategyPlateau", "TestResult", "bootstrap_ci", "category_shares", "category_sort", "claims",
-    "compare_strategies", "distribution_divergence", "divergences", "findings", "format_p", "heatmap_examples",
-    "holm", "human_count", "load_attributions", "load_comparison", "load_eval", "n_params_of", "plateau",
+    "compare_strategies", "distribution_divergence", "divergences", "compare_fidelity", "fidelity_rates", "findings", "format_p", "heatmap_examples",
+    "holm", "human_count", "load_attributions", "load_comparison", "load_eval", "load_fidelity", "n_params_of", "plateau",
     "plot_tables", "rank_biserial", "run_comparison", "runs_table", "save_comparison", "scale_label",
     "scale_order", "scale_trend", "scale_trends", "sentences", "strategy_label", "strategy_sort",
 ]

@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ccattr.fidelity import ITEM_COLUMNS
 from ccattr.metrics import CORPUS_METRICS
 from ccattr.runtime import METRICS_FILE, PREDICTIONS_FILE
+from ccattr.stats.fidelity import Fidelity, compare_fidelity
 from ccattr.stats.findings import claims, sentences
 from ccattr.stats.focus import PAIR_COLUMNS, Divergence, StrategyComparison, compare_strategies, divergences
 from ccattr.stats.labels import METRICS, category_sort, n_params_of, scale_label, scale_order, strategy_sort
@@ -35,7 +37,7 @@ DIVERGENCE_COLUMNS = ["scale", "n_params", "a", "b", "n", "mean_jsd", "ci_low", 
                       "category_jsd", "p", "p_holm", "n_permutations", "mde", "medium", "verdict", "note"]
 EXAMPLE_COLUMNS = ["scale", "clause_id", "why", "mean_jsd"]
 RECORD_TABLES = ("similarity", "strategy_tests", "pairwise", "divergence", "trends", "plateau_gains",
-                 "plateau")
+                 "plateau", "fidelity")
 """The tables ``summary.json`` also carries as JSON records."""
 
 
@@ -62,6 +64,16 @@ def load_attributions(attributions_dir: str | Path,
     if runs is not None:
         long_df, clause_df = with_runs(long_df, runs), with_runs(clause_df, runs)
     return long_df, clause_df
+
+
+def load_fidelity(attributions_dir: str | Path, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The attribute stage's fidelity items (``<name>.fidelity.parquet``: one row per number or
+    identifier of a generated rule), all models, joined to ``runs`` when given."""
+    files = table_files(Path(attributions_dir), "fidelity")
+    items = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True) if files else \
+        pd.DataFrame(columns=[*ITEM_COLUMNS, "strategy", "scale"])
+    items["clause_id"] = items["clause_id"].astype(str)
+    return with_runs(items, runs) if runs is not None else items
 
 
 def load_eval(eval_dir: str | Path) -> pd.DataFrame:
@@ -186,6 +198,7 @@ class Comparison:
     divergences: tuple[Divergence, ...]
     trends: tuple[ScaleTrend, ...]
     plateau: Plateau | None
+    fidelity: Fidelity | None = None
 
     @property
     def labels(self) -> dict[str, str]:
@@ -207,7 +220,8 @@ def _scale_list(*frames: pd.DataFrame) -> tuple[dict[str, Any], ...]:
 def run_comparison(long_df: pd.DataFrame, clause_df: pd.DataFrame, eval_df: pd.DataFrame,
                    params: Any = None, top_k_fraction: float | None = None, *,
                    metrics: Sequence[str] = METRICS,
-                   categories: Sequence[str] | None = None) -> tuple[dict[str, pd.DataFrame],
+                   categories: Sequence[str] | None = None,
+                   fidelity_df: pd.DataFrame | None = None) -> tuple[dict[str, pd.DataFrame],
                                                                      dict[str, Any]]:
     """Every test of the study over the pipeline's tables.
 
@@ -274,6 +288,15 @@ def run_comparison(long_df: pd.DataFrame, clause_df: pd.DataFrame, eval_df: pd.D
         for k in ("plateau_by_scale", "plateau_gains", "plateau"):
             tables[k] = pd.DataFrame()
 
+    # number / identifier fidelity: rates, strategy tests and trends on the per-clause rates
+    fid = compare_fidelity(fidelity_df if fidelity_df is not None else pd.DataFrame(), clause_df, alpha,
+                   n_bootstrap=nb, seed=seed)
+    tables["fidelity"] = fid.rates
+    tables["fidelity_tests"] = pd.DataFrame([t.row() for t in fid.strategy_tests])
+    tables["fidelity_pairwise"] = pd.concat([t.pairwise for t in fid.strategy_tests], ignore_index=True) \
+        if fid.strategy_tests else pd.DataFrame(columns=PAIR_COLUMNS)
+    tables["fidelity_trends"] = trend_table(fid.trends)
+
     tables["runs"] = runs_table(eval_df, clause_df, long_df)
     tables["divergence_clauses"] = _divergence_clauses(divs)
     tables["examples"] = heatmap_examples(divs, long_scales)
@@ -282,7 +305,7 @@ def run_comparison(long_df: pd.DataFrame, clause_df: pd.DataFrame, eval_df: pd.D
                                              if "strategy" in df.columns)))
     comparison = Comparison(alpha, params.plateau_gain, params.quality_metric, top_k_fraction,
                             tuple(strategies), _scale_list(eval_df, clause_df, long_df), tuple(tests),
-                            tuple(divs), tuple(trends), pl)
+                            tuple(divs), tuple(trends), pl, fid)
     verdicts = claims(comparison)
     summary: dict[str, Any] = {
         "alpha": alpha, "n_bootstrap": nb, "n_permutations": nperm,

@@ -8,6 +8,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from ccattr import power
+from ccattr.fidelity import KINDS
 from ccattr.metrics import QUALITY_LABELS
 from ccattr.stats.labels import (
     CATEGORY_LABELS,
@@ -309,13 +310,46 @@ def _plateau_sentence(p: StrategyPlateau, c: Comparison, quality: str) -> str:
     return f"{who} {quality} shows no plateau up to {labels.get(s.to_scale, s.to_scale)} ({last})."
 
 
+def _fidelity_sentences(c: Comparison) -> list[str]:
+    """Per item kind: the rates by strategy and scale, then what the tests found."""
+    f = c.fidelity
+    if f is None or f.rates.empty:
+        return []
+    out = []
+    for kind, metric in KINDS.items():
+        rates = f.rates[f.rates["kind"] == kind]
+        if rates.empty:
+            continue
+        by = "; ".join(f"{strategy_label(s)} " + " → ".join(f"{v * 100:.0f}%" for v in g["rate"])
+                       + f" ({int(g['n_items'].sum())} items)"
+                       for s, g in rates.groupby("strategy", sort=False))
+        scales = " → ".join(c.labels.get(s, s) for s in dict.fromkeys(rates["scale"]))
+        text = (f"{kind.capitalize()} fidelity (of the {kind}s a rule writes that its clause states, the "
+                f"share whose most-attributed clause word states them), over {scales}: {by}.")
+        tests = [t for t in f.strategy_tests if t.metric == metric]
+        diff = [f"at {c.labels.get(t.scale, t.scale)} ({t.omnibus.test} p {_p_eq(t.omnibus.pvalue)}, "
+                f"n = {t.n} clauses)" for t in tests if t.significant]
+        trends = [t for t in f.trends if t.category == kind]
+        moved = [f"{strategy_label(t.strategy)} {'rises' if _z(t.spearman.statistic) > 0 else 'falls'} "
+                 f"(Page p {_p_eq(t.p_holm)} Holm-adjusted, n = {t.n})" for t in trends if _sig(t.p_holm, c.alpha)]
+        ns = sorted({t.n for t in tests})
+        span = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}-{ns[-1]}"
+        text += (" Strategies differ " + ", ".join(diff) + "." if diff else
+                 " No significant difference between strategies"
+                 + (f" (n = {span} clauses per scale)." if ns else "."))
+        if any(not _isnan(t.p_holm) for t in trends):
+            text += (" With scale, " + "; ".join(moved) + "." if moved else " No significant trend with scale.")
+        out.append(text)
+    return out
+
+
 def sentences(c: Comparison, verdicts: dict[str, Any] | None = None) -> list[str]:
     """Plain sentences from the typed results.
 
     Order: the claim verdicts, then per scale the omnibus entropy test, FFT-vs-other (or every
     pair without FFT) entropy contrasts and category-pattern divergences; then the scale
     trends of the claim-2 categories (and of any other category with a significant trend);
-    then the plateau per strategy. "Significant" is at ``alpha`` after Holm correction.
+    then the plateau per strategy; then number and identifier fidelity. "Significant" is at ``alpha`` after Holm correction.
     """
     out = _claim_sentences(c, verdicts or claims(c))
     has_fft = "fft" in c.strategies
@@ -335,7 +369,7 @@ def sentences(c: Comparison, verdicts: dict[str, Any] | None = None) -> list[str
             if t.category in CLAIM2_CATEGORIES or _sig(t.p_holm, c.alpha)]
     quality = QUALITY_LABELS.get(c.quality_metric or "similarity", "rule similarity")
     out += [_plateau_sentence(p, c, quality) for p in (c.plateau.strategies if c.plateau else ())]
-    return out
+    return out + _fidelity_sentences(c)
 
 
 def findings(summary: dict[str, Any]) -> list[str]:

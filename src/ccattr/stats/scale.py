@@ -3,7 +3,7 @@ identifiers (:func:`category_shares`, :func:`scale_trend`, :func:`scale_trends`)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -211,11 +211,18 @@ def scale_trend(long_df: pd.DataFrame, category: str, strategy: str, n_bootstrap
                       _spearman(y, n_params, rng, n_bootstrap, confidence), p_inc)
 
 
+def _claim2_or_exploratory(category: str) -> str:
+    return "claim2" if category in CLAIM2_CATEGORIES else "exploratory"
+
+
 def scale_trends(long_df: pd.DataFrame, shares: CategoryShares, categories: Sequence[str],
-                 alpha: float = 0.05, *, n_bootstrap: int = 1000, seed: int = 0) -> list[ScaleTrend]:
-    """:func:`scale_trend` of every strategy x category, Holm-corrected (two-sided Page p) in two
-    families - the claim-2 tests (numbers, rule ids) and the exploratory rest - each test powered
-    at alpha / m of its family (the MDE is a within-clause Spearman rho).
+                 alpha: float = 0.05, *, n_bootstrap: int = 1000, seed: int = 0,
+                 holm_family: Callable[[str], str] = _claim2_or_exploratory) -> list[ScaleTrend]:
+    """:func:`scale_trend` of every strategy x category, Holm-corrected (two-sided Page p) within
+    the families ``holm_family(category)`` names - by default two: the claim-2 tests (numbers,
+    rule ids) and the exploratory rest - each test powered at alpha / m of its family (the MDE
+    is a within-clause Spearman rho). ``shares.per_clause`` may hold any per-clause value in its
+    ``share`` column (:mod:`ccattr.stats.fidelity` passes fidelity rates).
 
     Scales of different model families differ in more than size: a trend across families
     confounds the two, so it is flagged (``cross_family``), and each family with >= 3 scales gets
@@ -236,15 +243,14 @@ def scale_trends(long_df: pd.DataFrame, shares: CategoryShares, categories: Sequ
                 res = scale_trend(pc, cat, strategy, n_bootstrap, seed, confidence=1 - alpha)
                 trends.append(replace(res, model_family=fam,
                                       cross_family=scales_in is None and len(families) > 1))
-    holm_family = np.array(["claim2" if t.category in CLAIM2_CATEGORIES else "exploratory"
-                            for t in trends])
+    family_of = np.array([holm_family(t.category) for t in trends])
     p_holm = np.full(len(trends), np.nan)
-    for fam in ("claim2", "exploratory"):
-        mask = holm_family == fam
+    for fam in dict.fromkeys(family_of):
+        mask = family_of == fam
         p_holm[mask] = holm([t.page.pvalue for t, m in zip(trends, mask, strict=True) if m])
     out = []
-    for t, fam, ph in zip(trends, holm_family, p_holm, strict=True):
-        mde = power.page_mde(t.n, len(t.scales), alpha / int((holm_family == fam).sum()))
+    for t, fam, ph in zip(trends, family_of, p_holm, strict=True):
+        mde = power.page_mde(t.n, len(t.scales), alpha / int((family_of == fam).sum()))
         out.append(replace(t, p_holm=float(ph), holm_family=str(fam), mde=mde,
                            verdict=power.verdict(float(ph), alpha, mde, power.MEDIUM[RHO_NAME])))
     return out
