@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.cm import ScalarMappable  # noqa: E402
 from matplotlib.colors import Normalize  # noqa: E402
 
+from ccattr.config import STRATEGIES  # noqa: E402
 from ccattr.report.rule_parts import TokenGroups  # noqa: E402
 from ccattr.stats.labels import (  # noqa: E402
     CATEGORY_LABELS,
@@ -35,8 +36,8 @@ from ccattr.stats.labels import (  # noqa: E402
     strategy_sort,
 )
 
-STRATEGY_COLORS = {"fft": "#0072B2", "lora": "#E69F00", "qlora": "#009E73", "hybrid": "#CC79A7"}
-"""Okabe-Ito colours (colour-blind safe), one per strategy, in every figure."""
+STRATEGY_COLORS = dict(zip(STRATEGIES, ("#0072B2", "#E69F00", "#009E73", "#CC79A7"), strict=True))
+"""Okabe-Ito colours (colour-blind safe), one per strategy in the order of the strategy set, in every figure."""
 HEAT_CMAP = "OrRd"
 DPI = 110
 
