@@ -67,6 +67,24 @@ def _dodge(x: np.ndarray, i: int, k: int) -> np.ndarray:
     return x * 2 ** (0.07 * (i - (k - 1) / 2))
 
 
+def _strategy_lines(ax: Any, df: pd.DataFrame, value: str, strategies: Sequence[str]
+                    ) -> dict[str, tuple[pd.DataFrame, np.ndarray, np.ndarray]]:
+    """One line per strategy: ``df[value]`` against ``n_params`` with its ``ci_low``/``ci_high``
+    as error bars, the series dodged apart; returns each strategy's ``(rows, x, y)`` as drawn."""
+    drawn = {}
+    for i, s in enumerate(strategies):
+        g = df[(df["strategy"] == s) & pd.to_numeric(df[value], errors="coerce").notna()].sort_values("n_params")
+        if g.empty:
+            continue
+        x = _dodge(g["n_params"].to_numpy(dtype=float), i, len(strategies))
+        y = g[value].to_numpy(dtype=float)
+        err = np.vstack([y - g["ci_low"].to_numpy(dtype=float), g["ci_high"].to_numpy(dtype=float) - y])
+        ax.errorbar(x, y, yerr=np.clip(np.nan_to_num(err), 0, None), marker="o", ms=5,
+                    capsize=3, color=_color(s), label=strategy_label(s), lw=1.6)
+        drawn[s] = (g, x, y)
+    return drawn
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -127,16 +145,7 @@ def fig_category_shares(means: pd.DataFrame, categories: Sequence[str] = KEY_CAT
     strategies = strategy_sort(means["strategy"].dropna().unique())
     for ax, cat in zip(axes.ravel(), cats, strict=False):
         m = means[means["category"] == cat].sort_values("n_params")
-        for i, s in enumerate(strategies):
-            g = m[(m["strategy"] == s) & m["mean"].notna()]
-            if g.empty:
-                continue
-            x = _dodge(g["n_params"].to_numpy(dtype=float), i, len(strategies))
-            y = g["mean"].to_numpy(dtype=float)
-            err = np.vstack([y - g["ci_low"].to_numpy(dtype=float),
-                             g["ci_high"].to_numpy(dtype=float) - y])
-            ax.errorbar(x, y, yerr=np.clip(np.nan_to_num(err), 0, None), marker="o", ms=5,
-                        capsize=3, color=_color(s), label=strategy_label(s), lw=1.6)
+        _strategy_lines(ax, m, "mean", strategies)
         base = m.groupby("n_params")["unit_fraction"].mean()
         if base.notna().any():
             ax.plot(base.index.to_numpy(dtype=float), base.to_numpy(), ls="--", color="grey",
@@ -174,17 +183,8 @@ def fig_fidelity(rates: pd.DataFrame, confidence: float = 0.95) -> plt.Figure | 
                              sharey=True, dpi=DPI)
     strategies = strategy_sort(rates["strategy"].dropna().unique())
     for ax, kind in zip(axes.ravel(), kinds, strict=True):
-        m = rates[rates["kind"] == kind].sort_values("n_params")
-        for i, s in enumerate(strategies):
-            g = m[m["strategy"] == s]
-            if g.empty:
-                continue
-            x = _dodge(g["n_params"].to_numpy(dtype=float), i, len(strategies))
-            y = g["rate"].to_numpy(dtype=float)
-            err = np.vstack([y - g["ci_low"].to_numpy(dtype=float),
-                             g["ci_high"].to_numpy(dtype=float) - y])
-            ax.errorbar(x, y, yerr=np.clip(np.nan_to_num(err), 0, None), marker="o", ms=5,
-                        capsize=3, color=_color(s), label=strategy_label(s), lw=1.6)
+        m = rates[rates["kind"] == kind]
+        _strategy_lines(ax, m, "rate", strategies)
         _log_axis(ax, rates["n_params"])
         items = int(pd.to_numeric(m["n_items"], errors="coerce").sum()) if "n_items" in m else 0
         ax.set_title(f"{FIDELITY_KINDS.get(kind, kind)} ({items} items over all models)",
@@ -219,14 +219,7 @@ def fig_similarity(by_scale: pd.DataFrame, plateau_summary: pd.DataFrame | None,
     pl = plateau_summary.set_index("strategy") if plateau_summary is not None and len(
         plateau_summary) else pd.DataFrame()
     marked = False
-    for i, s in enumerate(strategies):
-        g = similarity[similarity["strategy"] == s].sort_values("n_params")
-        x = _dodge(g["n_params"].to_numpy(dtype=float), i, len(strategies))
-        y = g["similarity"].to_numpy(dtype=float)
-        err = np.vstack([y - g["ci_low"].to_numpy(dtype=float),
-                         g["ci_high"].to_numpy(dtype=float) - y])
-        ax.errorbar(x, y, yerr=np.clip(np.nan_to_num(err), 0, None), marker="o", ms=5,
-                    capsize=3, color=_color(s), label=strategy_label(s), lw=1.6)
+    for s, (g, x, y) in _strategy_lines(ax, similarity, "similarity", strategies).items():
         if s in pl.index and isinstance(pl.loc[s, "plateau_scale"], str):
             at = g["scale"].tolist().index(pl.loc[s, "plateau_scale"]) \
                 if pl.loc[s, "plateau_scale"] in g["scale"].tolist() else None
