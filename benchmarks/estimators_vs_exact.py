@@ -92,6 +92,7 @@ def main() -> None:
                          "time_vs_exact": round(t / t_exact, 2),
                          "spearman_mean": round(float(np.nanmean(rhos)), 4),
                          "top20_overlap": round(float(np.mean([top_overlap(s, e) for s, e in pairs])), 4)})
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # progress: a long run shows what it has
     print(json.dumps({"clauses": len(clauses), "units": int(sum(len(e) for e in exact)),
                       "precision": att.precision.name, "exact_s_per_clause": round(t_exact, 3), "methods": rows,
                       "torch": torch.__version__, "transformers": transformers.__version__}))
