@@ -15,6 +15,7 @@ import pandas as pd
 
 from ccattr.io import read_json, read_jsonl
 from ccattr.runtime import METRICS_FILE, PREDICTIONS_FILE
+from ccattr.stats.comparison import read_table
 from ccattr.tables import table_files, with_runs
 
 #: The compare stage's tables the report renders (``tables/<name>.csv``).
@@ -23,11 +24,6 @@ TABLES = ("runs", "examples", "similarity", "strategy_tests", "pairwise", "diver
           "fidelity", "fidelity_tests", "fidelity_pairwise", "fidelity_trends")
 #: Keys the report reads from ``summary.json`` beyond the tables.
 SUMMARY_KEYS = ("alpha", "findings", "claims", "strategies", "scales")
-#: Columns read as text: names and keys (a scale called ``1.5`` stays ``"1.5"``), lists in a cell.
-TEXT_COLUMNS = ("strategy", "scale", "a", "b", "strategies", "clause_id", "run_id", "family",
-                "model_family", "category", "metric", "scales", "mean_share", "plateau_scale",
-                "from_scale", "to_scale", "last_from", "last_to", "why", "note", "pattern",
-                "verdict", "test", "effect_name", "kind")
 
 
 class MissingCompareOutput(FileNotFoundError):
@@ -56,13 +52,6 @@ class Published:
         return {str(s["scale"]): s["label"] for s in self.summary.get("scales") or []}
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS})
-    except pd.errors.EmptyDataError:          # an empty table is written as a blank line
-        return pd.DataFrame()
-
-
 def load_published(compare_dir: str | Path) -> Published:
     """``summary.json`` and :data:`TABLES` from ``compare_dir``; :class:`MissingCompareOutput`
     naming the first file that is missing."""
@@ -79,7 +68,7 @@ def load_published(compare_dir: str | Path) -> Published:
         p = root / "tables" / f"{name}.csv"
         if not p.is_file():
             raise _missing(p)
-        tables[name] = _read_csv(p)
+        tables[name] = read_table(p)
     return Published(summary=summary, tables=tables)
 
 

@@ -392,9 +392,20 @@ def save_comparison(out_dir: str | Path, tables: dict[str, pd.DataFrame],
         atomic_write_text(out / "plots" / f"{name}.csv", df.to_csv(index=False))
 
 
-_STR_COLUMNS = ("scale", "clause_id", "plateau_scale", "from_scale", "to_scale", "last_from",
-                "last_to", "scales", "strategy", "strategies", "a", "b", "note", "run_id", "family",
-                "model_family", "why")
+#: Columns of the published tables read back as text: names and keys (a scale called ``1.5``
+#: stays ``"1.5"``), lists in a cell, labels.
+TEXT_COLUMNS = ("strategy", "scale", "a", "b", "strategies", "clause_id", "run_id", "family",
+                "model_family", "category", "metric", "scales", "mean_share", "plateau_scale",
+                "from_scale", "to_scale", "last_from", "last_to", "why", "note", "pattern",
+                "verdict", "test", "effect_name", "kind")
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """One table as :func:`save_comparison` wrote it (an empty table is a blank file)."""
+    try:
+        return pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS})
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
 
 
 def load_comparison(compare_dir: str | Path) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
@@ -406,14 +417,10 @@ def load_comparison(compare_dir: str | Path) -> tuple[dict[str, pd.DataFrame], d
     if not (root / "summary.json").exists():
         return {}, {}
     folder = root / "tables" if (root / "tables").is_dir() else root
-    tables = {}
-    for p in sorted(folder.glob("*.csv")):
-        try:
-            tables[p.stem] = pd.read_csv(p, dtype={k: str for k in _STR_COLUMNS})
-        except pd.errors.EmptyDataError:
-            tables[p.stem] = pd.DataFrame()
+    tables = {p.stem: read_table(p) for p in sorted(folder.glob("*.csv"))}
     return tables, read_json(root / "summary.json")
 
 
-__all__ = ["Comparison", "heatmap_examples", "load_attributions", "load_comparison", "load_eval",
-           "plot_tables", "run_comparison", "runs_table", "save_comparison"]
+__all__ = ["TEXT_COLUMNS", "Comparison", "heatmap_examples", "load_attributions", "load_comparison",
+           "load_eval", "load_fidelity", "plot_tables", "read_table", "run_comparison", "runs_table",
+           "save_comparison"]
