@@ -14,6 +14,7 @@ import pandas as pd
 from ccattr.report.links import RunIndex, RunLink
 from ccattr.stats.labels import (
     CATEGORY_LABELS,
+    FIDELITY_KIND_LABELS,
     METRIC_LABELS,
     format_p,
     scale_label,
@@ -21,11 +22,6 @@ from ccattr.stats.labels import (
 )
 
 DASH = "\u2013"
-#: Labels of the fidelity metrics (``fidelity_tests.csv``, ``fidelity_pairwise.csv``) and kinds
-#: (``fidelity.csv``, the ``category`` of ``fidelity_trends.csv``).
-FIDELITY_METRIC_LABELS = {"number_fidelity": "number fidelity",
-                          "identifier_fidelity": "identifier fidelity"}
-FIDELITY_KIND_LABELS = {"number": "numbers", "identifier": "rule identifiers"}
 
 
 @dataclass(frozen=True)
@@ -122,7 +118,7 @@ class Columns:
     @staticmethod
     def metric(r: Row) -> Cell:
         m = r.get("metric")
-        return Cell(METRIC_LABELS.get(m) or FIDELITY_METRIC_LABELS.get(m) or text(m))
+        return Cell(METRIC_LABELS.get(m) or text(m))
 
     @staticmethod
     def category(r: Row) -> Cell:

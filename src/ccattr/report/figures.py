@@ -25,6 +25,7 @@ from ccattr.config import STRATEGIES  # noqa: E402
 from ccattr.report.rule_parts import TokenGroups  # noqa: E402
 from ccattr.stats.labels import (  # noqa: E402
     CATEGORY_LABELS,
+    FIDELITY_KIND_LABELS,
     KEY_CATEGORIES,
     METRIC_DIRECTION,
     METRIC_LABELS,
@@ -164,8 +165,6 @@ def fig_category_shares(means: pd.DataFrame, categories: Sequence[str] = KEY_CAT
     return fig
 
 
-#: The panels of :func:`fig_fidelity`: a fidelity kind and its title.
-FIDELITY_KINDS = {"number": "Numbers", "identifier": "Rule identifiers"}
 
 
 def fig_fidelity(rates: pd.DataFrame, confidence: float = 0.95) -> plt.Figure | None:
@@ -175,7 +174,7 @@ def fig_fidelity(rates: pd.DataFrame, confidence: float = 0.95) -> plt.Figure | 
     if rates is None or rates.empty or "rate" not in rates.columns:
         return None
     rates = rates[pd.to_numeric(rates["rate"], errors="coerce").notna()]
-    kinds = [k for k in FIDELITY_KINDS if k in set(rates["kind"])]
+    kinds = [k for k in FIDELITY_KIND_LABELS if k in set(rates["kind"])]
     kinds += sorted(set(rates["kind"].dropna()) - set(kinds))
     if not kinds:
         return None
@@ -187,7 +186,7 @@ def fig_fidelity(rates: pd.DataFrame, confidence: float = 0.95) -> plt.Figure | 
         _strategy_lines(ax, m, "rate", strategies)
         _log_axis(ax, rates["n_params"])
         items = int(pd.to_numeric(m["n_items"], errors="coerce").sum()) if "n_items" in m else 0
-        ax.set_title(f"{FIDELITY_KINDS.get(kind, kind)} ({items} items over all models)",
+        ax.set_title(f"{FIDELITY_KIND_LABELS.get(kind, kind).capitalize()} ({items} items over all models)",
                      fontsize=10)
         ax.set_ylim(0, 1.04)
         ax.grid(alpha=0.3)

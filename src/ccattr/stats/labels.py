@@ -18,7 +18,10 @@ STRATEGY_ORDER: tuple[str, ...] = STRATEGIES
 STRATEGY_LABELS = {"fft": "FFT", "lora": "LoRA", "qlora": "QLoRA", "hybrid": "Hybrid"}
 METRICS = ("entropy", "gini", "top_k_share")
 METRIC_LABELS = {"entropy": "normalized entropy", "gini": "Gini coefficient",
-                 "top_k_share": "top-k share"}
+                 "top_k_share": "top-k share", "number_fidelity": "number fidelity",
+                 "identifier_fidelity": "identifier fidelity"}
+#: The item kinds of number / identifier fidelity (:data:`ccattr.fidelity.KINDS`), in words.
+FIDELITY_KIND_LABELS = {"number": "numbers", "identifier": "rule identifiers"}
 METRIC_SHORT = {"entropy": "entropy", "gini": "Gini coefficient", "top_k_share": "top-k share"}
 METRIC_DIRECTION = {"entropy": -1, "gini": 1, "top_k_share": 1}
 """Sign of a change that means *more concentrated* attribution (lower entropy = more focused)."""
@@ -98,7 +101,7 @@ def n_params_of(df: pd.DataFrame, scale: str) -> int | None:
     return int(v.iloc[0]) if len(v) and pd.notna(v.iloc[0]) else None
 
 
-__all__ = ["CATEGORIES", "CATEGORY_LABELS", "CLAIM2_CATEGORIES", "KEY_CATEGORIES", "METRICS",
+__all__ = ["CATEGORIES", "CATEGORY_LABELS", "CLAIM2_CATEGORIES", "FIDELITY_KIND_LABELS", "KEY_CATEGORIES", "METRICS",
            "METRIC_DIRECTION", "METRIC_LABELS", "METRIC_SHORT", "STRATEGY_LABELS", "STRATEGY_ORDER",
            "category_sort", "format_p", "human_count", "n_params_of", "scale_label", "scale_order",
            "strategy_label", "strategy_sort"]
