@@ -12,16 +12,12 @@ import sys
 import mlflow
 
 from ccattr import tracking
-from ccattr.attribution import AttributionCache, Attributor, attribute_many
+from ccattr.attribute_setup import attributed_rows, load_model, make_attributor
+from ccattr.attribution import AttributionCache, attribute_many
 from ccattr.fidelity import KINDS, clause_rates, items_frame
 from ccattr.io import read_json, read_jsonl, sha256_dir
-from ccattr.metrics import Embedder
-from ccattr.models import load_finetuned, pick_device
-from ccattr.precision import resolve
-from ccattr.prompts import PromptTemplate
 from ccattr.runtime import (
     ATTR_DIR,
-    BASE_DIR,
     CACHE_DIR,
     EVAL_DIR,
     FINETUNED_DIR,
@@ -39,23 +35,13 @@ def main(strategy: str, scale: str) -> None:
     tracking.setup(params.tracking)
     ap = params.attribution
     run = read_json(FINETUNED_DIR / name / RUN_INFO_FILE)
-    rows = read_jsonl(EVAL_DIR / name / PREDICTIONS_FILE)
-    # An empty generated rule has no log-probability to attribute (every score would be 0);
-    # such clauses are skipped and counted rather than reported as "perfectly unfocused".
-    empty = [r["id"] for r in rows if not r["prediction"]] if ap.target == "generated" else []
-    rows = [r for r in rows if r["id"] not in set(empty)][: ap.max_clauses]
+    rows, empty = attributed_rows(read_jsonl(EVAL_DIR / name / PREDICTIONS_FILE), ap)
     if not rows:
         raise SystemExit(f"attribute@{name}: the model generated an empty rule for every test clause; "
                          f"nothing to attribute (train longer or set generation.min_new_tokens)")
-    device = pick_device()
-    precision = resolve(ap.precision, device)
-    model, tok = load_finetuned(strategy, params.strategies[strategy], BASE_DIR / scale, FINETUNED_DIR / name,
-                                precision, device)
-    template = PromptTemplate(tok, params.prompt.system, params.prompt.instruction)
-    embed_fn = Embedder(params.evaluation.embedder_package) if ap.target == "semantic" else None
-    attributor = Attributor(model, tok, template, unit=ap.unit, perturbation=ap.perturbation, target=ap.target,
-                            batch_size=ap.batch_size, top_k_fraction=ap.top_k_fraction, embed_fn=embed_fn,
-                            precision=precision, method=ap.method, n_samples=ap.n_samples)
+    loaded = load_model(params, strategy, scale)
+    precision = loaded.precision
+    attributor = make_attributor(params, loaded)
     clauses = [{"id": r["id"], "clause": r["clause"], "target": r["prediction"], "reference": r["reference"]}
                for r in rows]
     first_work(f"attribute@{name}")

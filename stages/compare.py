@@ -1,7 +1,8 @@
 """DVC stage compare: statistics across strategies and scales, in one MLflow comparison run.
 
-Reads every model of the run matrix from results/eval and results/attributions, runs the
-strategy tests, divergence, scale trends and the plateau analysis (ccattr.stats), and writes
+Reads every model of the run matrix from results/eval, results/attributions and
+results/method_check, runs the strategy tests, divergence, scale trends, the plateau analysis and
+the cheaper estimators' check against exact leave-one-out (ccattr.stats), and writes
 results/compare/{tables/*.csv, summary.json, plots/*.csv, run.json}.
 """
 
@@ -15,6 +16,7 @@ from ccattr.runtime import (
     COMPARE_RUN,
     COMPARE_SUMMARY,
     EVAL_DIR,
+    METHOD_CHECK_DIR,
     first_work,
     init_stage,
 )
@@ -30,12 +32,15 @@ def main() -> None:
     runs = stats.runs_table(eval_df)
     long_df, clause_df = stats.load_attributions(ATTR_DIR, runs)
     fidelity_df = stats.load_fidelity(ATTR_DIR, runs)
+    check_units, check_clauses = stats.load_method_check(METHOD_CHECK_DIR, runs)
     # Only the current run matrix: files of models dropped from params.yaml may linger.
     keep = lambda df: df[(df["strategy"] + "-" + df["scale"]).isin(names)].reset_index(drop=True)  # noqa: E731
     long_df, clause_df, eval_df, fidelity_df = keep(long_df), keep(clause_df), keep(eval_df), keep(fidelity_df)
+    check = stats.MethodCheck.from_params(keep(check_units), keep(check_clauses), params.method_check)
     first_work("compare")
     tables, summary = stats.run_comparison(long_df, clause_df, eval_df, params.statistics,
-                                           params.attribution.top_k_fraction, fidelity_df=fidelity_df)
+                                           params.attribution.top_k_fraction, fidelity_df=fidelity_df,
+                                           method_check=check)
     # every model compared, from the one table of runs the comparison publishes
     compared = list(tables["runs"].dropna(subset=["run_id"])[["strategy", "scale", "run_id"]]
                     .itertuples(index=False, name=None))
@@ -46,7 +51,8 @@ def main() -> None:
         for s, c, r in compared:
             mlflow.set_tag(f"compared.{s}-{c}", r)
             # The upstream stages of this model are finished, so dvc.lock now holds their hashes.
-            tracking.tag_dvc_lineage(r, [f"{stage}@{s}-{c}" for stage in ("finetune", "evaluate", "attribute")])
+            tracking.tag_dvc_lineage(r, [f"{stage}@{s}-{c}" for stage in ("finetune", "evaluate", "attribute",
+                                                                        "check_methods")])
         # The run's description (shown on its MLflow page) links every model run it compared.
         mlflow.set_tag("mlflow.note.content", "Compared runs:\n\n" + "\n".join(
             f"- [{s}-{c}](#/experiments/{exp_id}/runs/{r})" for s, c, r in compared))
@@ -58,6 +64,7 @@ def main() -> None:
                 mlflow.log_metric(f"similarity.{row.strategy}-{row.scale}", float(row.similarity))
         for row in tables["fidelity"].itertuples(index=False):
             mlflow.log_metric(f"{row.kind}_fidelity.{row.strategy}-{row.scale}", float(row.rate))
+        mlflow.log_metrics(stats.method_metrics(summary["method_check"]))
     write_json(COMPARE_RUN, {
         "run_id": run.info.run_id, "experiment_id": exp_id,
         "compared": [{"model": f"{s}-{c}", "run_id": r} for s, c, r in compared]})

@@ -543,3 +543,80 @@ def test_semantic_target_has_no_token_map(model, tok, template):
                      embed_fn=lambda texts: np.ones((len(texts), 3)))
     res = att.attribute(SHORT, TARGET)
     assert res.token_scores is None and res.map_frame().empty
+
+
+# ---------------------------------------------------------------------------------------------
+# Vocabulary shortlist (the fast mode's output layer)
+
+
+def test_shortlist_of_the_whole_vocabulary_is_exact(model, tok, template):
+    """With every token in the shortlist, the decoder + restricted output layer path gives the
+    full-vocabulary scores, per word and per rule token, for the reference and every batch."""
+    full = Attributor(model, tok, template, faithfulness=False, batch_size=5)
+    short = Attributor(model, tok, template, faithfulness=False, batch_size=5, shortlist=len(tok))
+    for clause in CLAUSES:
+        a, b = full.attribute(clause, TARGET), short.attribute(clause, TARGET)
+        assert b.base_logprob == pytest.approx(a.base_logprob, abs=1e-4)
+        np.testing.assert_allclose(b.raw_scores, a.raw_scores, atol=1e-4, rtol=0)
+        np.testing.assert_allclose(b.token_scores, a.token_scores, atol=1e-4, rtol=0)
+
+
+def _peaked_llama(vocab: int):
+    """A random model whose next-token distributions are peaked, as a trained model's are."""
+    m = _tiny_llama(vocab, seed=5)
+    with torch.no_grad():
+        m.lm_head.weight.mul_(12.0)
+    return m
+
+
+def test_small_shortlist_on_peaked_distributions(tok, template, records):
+    """On peaked distributions the shortlist is a small part of the vocabulary, and the
+    unperturbed clause's log-probability (per rule token, from the rest's mass) stays exact.
+    How well it ranks clause words is measured on the real model by
+    benchmarks/attribution_vs_captum.py: a random model's response to removing a word is chaotic,
+    not a trained one's."""
+    peaked = _peaked_llama(len(tok))
+    full = Attributor(peaked, tok, template, faithfulness=False, max_new_tokens=24)
+    short = Attributor(peaked, tok, template, faithfulness=False, shortlist=16)
+    sizes = []
+    for c in CLAUSES + [r["clause"] for r in records[:2]]:
+        rule = full.generate([c])[0]  # the model's own rule, as the pipeline attributes
+        want, got = full.attribute(c, rule), short.attribute(c, rule)
+        sizes.append(len(short._scorer._last_head.weight))
+        assert got.base_logprob == pytest.approx(want.base_logprob, abs=1e-3)
+        assert got.raw_scores.shape == want.raw_scores.shape and np.isfinite(got.raw_scores).all()
+    assert max(sizes) < len(tok) / 20
+    assert short.config_hash() != full.config_hash()
+    assert "shortlist" not in full.config()  # caches of full-vocabulary scores stay valid
+
+
+def test_shortlist_applies_lora_layers(tok, template):
+    from peft import LoraConfig, get_peft_model
+
+    cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], init_lora_weights=False)
+    torch.manual_seed(2)
+    peft_model = get_peft_model(_tiny_llama(len(tok), seed=1), cfg).eval()
+    want = Attributor(peft_model, tok, template, faithfulness=False).attribute(CLAUSES[1], TARGET)
+    got = Attributor(peft_model, tok, template, faithfulness=False, shortlist=len(tok)).attribute(CLAUSES[1], TARGET)
+    np.testing.assert_allclose(got.raw_scores, want.raw_scores, atol=1e-4, rtol=0)
+
+
+def test_shortlist_falls_back_when_logits_are_not_the_output_layer(tok, template):
+    """A model that scales its logits after the output layer keeps the full vocabulary, with a warning."""
+    from transformers import LlamaForCausalLM
+
+    class Scaled(LlamaForCausalLM):
+        def forward(self, *args, **kwargs):
+            out = super().forward(*args, **kwargs)
+            out.logits = out.logits * 0.5
+            return out
+
+    base = _tiny_llama(len(tok), seed=3)
+    scaled = Scaled(base.config).eval()
+    scaled.load_state_dict(base.state_dict())
+    want = Attributor(scaled, tok, template, faithfulness=False).attribute(SHORT, TARGET)
+    att = Attributor(scaled, tok, template, faithfulness=False, shortlist=len(tok))
+    with pytest.warns(UserWarning, match="full vocabulary"):
+        got = att.attribute(SHORT, TARGET)
+    np.testing.assert_allclose(got.raw_scores, want.raw_scores, atol=1e-5, rtol=0)
+    assert att._scorer._split_ok is False

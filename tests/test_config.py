@@ -31,6 +31,15 @@ def test_default_params_are_valid():
     (lambda r: r["corpus"].update(split="alphabetical"), "corpus.split", "'random', 'document' or 'fixed'"),
     (lambda r: r["scales"]["smollm2-l6"].pop("gguf_file"), "scales.smollm2-l6", "needs gguf_file"),
     (lambda r: r["tracking"].update(uri="http://bob:hunter2@mlflow:5000"), "tracking.uri", "credentials"),
+    (lambda r: r["method_check"].update(methods=["kernelshap"]), "method_check.methods.0", "(got 'kernelshap')"),
+    (lambda r: r["method_check"].update(methods=["lime", "shapley", "lime"]), "method_check.methods",
+     "listed more than once: lime"),
+    (lambda r: r["method_check"].update(methods=["exact", "lime"]), "method_check.methods",
+     "'exact' is what every method is measured against; list only estimators (shapley, kernel_shap, lime"),
+    (lambda r: r["method_check"].update(clauses=0), "method_check.clauses", "greater than or equal to 1"),
+    (lambda r: r["method_check"].update(n_samples=0), "method_check.n_samples", "greater than or equal to 1"),
+    (lambda r: r["attribution"].update(target="semantic"), "method_check.methods: 'kernel_shap' scores a "
+     "log-probability, which attribution.target 'semantic' does not have", "set method_check.methods: []"),
 ])
 def test_bad_params_name_the_key(raw, mutate, key, hint):
     mutate(raw)
@@ -64,3 +73,16 @@ def test_apply_profile_is_atomic_and_refuses_invalid(tmp_path, raw):
     assert params.read_text() == before
     apply_profile("profiles/tiny.yaml", params)
     assert set(load_params(params).scales) == {"tiny-a", "tiny-b"}
+
+
+def test_method_check_params(raw):
+    p = load_params(ROOT_PARAMS).method_check
+    assert (p.methods, p.clauses, p.n_samples) == (["kernel_shap", "lime"], 4, 25)
+    raw["attribution"]["target"] = "semantic"
+    raw["method_check"]["methods"] = []            # no estimator checked: the semantic target is fine
+    assert validate(raw).method_check.methods == []
+    tiny = validate(deep_merge(read_yaml(ROOT_PARAMS), read_yaml("profiles/tiny.yaml"))).method_check
+    assert (tiny.methods, tiny.clauses, tiny.n_samples) == (["kernel_shap"], 2, 8)
+    study = validate(deep_merge(read_yaml(ROOT_PARAMS), read_yaml("profiles/methods.yaml"))).method_check
+    assert (set(study.methods), study.clauses, study.n_samples) == ({"shapley", "kernel_shap", "lime", "layer_ig"},
+                                                                     16, 32)

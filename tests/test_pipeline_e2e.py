@@ -77,7 +77,7 @@ def project(tmp_path_factory, server):
 def test_every_stage_writes_its_outputs(project):
     root, _, first = project
     for stage in ("validate_corpus", "prepare_model@tiny-a", "finetune@qlora-tiny-b", "evaluate@fft-tiny-a",
-                  "attribute@lora-tiny-b", "compare", "report"):
+                  "attribute@lora-tiny-b", "check_methods@qlora-tiny-a", "compare", "report"):
         assert f"'{stage}'" in first.stdout, stage
     train = (root / "data/validated/train.jsonl").read_text().splitlines()
     test = (root / "data/validated/test.jsonl").read_text().splitlines()
@@ -102,10 +102,31 @@ def test_every_stage_writes_its_outputs(project):
         assert len(joined) == len(long_df) and np.allclose(joined["sum"], joined["raw_score"], atol=1e-3)
         assert {"number_fidelity", "identifier_fidelity"} <= set(clauses)
         assert (root / f"results/attributions/{name}.fidelity.parquet").exists()
+        # the method check: exact and KernelSHAP on the first 2 of those clauses, timed, with the same units
+        check = pd.read_parquet(root / f"results/method_check/{name}.clauses.parquet")
+        check_units = pd.read_parquet(root / f"results/method_check/{name}.parquet")
+        assert check[["clause_id", "method"]].values.tolist() == [
+            [c, m] for c in clauses["clause_id"].head(2) for m in ("exact", "kernel_shap")]
+        assert (check["seconds"] > 0).all() and check["n_samples"].dropna().tolist() == [8, 8]
+        exact_units = check_units[check_units["method"] == "exact"].drop(columns="method").reset_index(drop=True)
+        attributed = long_df[long_df["clause_id"].isin(check["clause_id"])].reset_index(drop=True)
+        words = ["clause_id", "unit_index", "text", "category", "start", "end"]
+        assert exact_units[words].equals(attributed[words])   # the attribute stage's settings: its scores
+        assert np.allclose(exact_units["raw_score"], attributed["raw_score"], atol=1e-5)
+        assert len(check_units[check_units["method"] == "kernel_shap"]) == len(exact_units)
     summary = json.loads((root / "results/compare/summary.json").read_text())
     assert summary and (root / "results/compare/tables/similarity.csv").exists()
+    agreement = pd.read_csv(root / "results/compare/tables/method_agreement.csv")
+    assert len(agreement) == len(NAMES) and set(agreement["method"]) == {"kernel_shap"}
+    assert (agreement["clauses"] == 2).all() and agreement["cost_ratio"].notna().all()
+    verdicts = pd.read_csv(root / "results/compare/tables/method_verdicts.csv", dtype={"claim": str})
+    assert verdicts.loc[verdicts["kind"] == "claim", "claim"].tolist() == ["1", "2", "3"]
+    assert {"pairwise", "trend"} <= set(verdicts["kind"])
+    assert summary["method_check"]["methods"] == ["kernel_shap"]
+    assert any(s.startswith("KernelSHAP (8 coalitions) ") for s in summary["findings"])
     html = (root / "reports/index.html").read_text()
     assert "Findings" in html and len(list((root / "reports/figures").glob("*.png"))) >= 3
+    assert '<section id="method_check">' in html and (root / "reports/figures/method_agreement.png").exists()
     assert (root / "reports/validation/index.html").exists()
 
 
@@ -129,13 +150,17 @@ def test_lineage_on_the_tracking_server(project, server):
         assert (tags["strategy"], tags["scale"], tags["seed"]) == (strategy, scale, "1234")
         assert tags["git_commit"] == commit and tags["git_dirty"] == "false"
         assert tags["corpus_digest"] == corpus_digest and tags["base_model"] and tags["base_model_sha256"]
-        assert tags["dvc_stage"] == "attribute" and tags["stage.finetune"] == tags["stage.evaluate"] == "done"
+        # attribute and check_methods both log on the model's run, in either order
+        assert tags["dvc_stage"] in ("attribute", "check_methods")
+        assert tags["stage.finetune"] == tags["stage.evaluate"] == tags["stage.check_methods"] == "done"
+        assert tags["check_n_samples"] == "8"
         assert {"version.torch", "version.transformers", "version.peft", "version.mlflow", "version.dvc"} <= set(tags)
-        for stage in ("finetune", "evaluate", "attribute"):
+        for stage in ("finetune", "evaluate", "attribute", "check_methods"):
             assert tags[f"dvc.deps_hash.{stage}"] == dvc_deps_hash(f"{stage}@{name}", lock), (name, stage)
         (dataset,) = [d.dataset for d in client.get_run(rid).inputs.dataset_inputs]
         assert dataset.name == "train" and corpus_digest.startswith(dataset.digest)
-        assert {"loss", "final_loss", "eval_similarity", "attr_mean_entropy"} <= set(r.data.metrics), name
+        assert {"loss", "final_loss", "eval_similarity", "attr_mean_entropy", "check_exact_s_per_clause",
+                "check_kernel_shap_s_per_clause"} <= set(r.data.metrics), name
         assert len(client.get_metric_history(rid, "loss")) == 3  # per-step loss
         assert r.data.params["strategy"] == strategy and "trainable_params" in r.data.params
         weights = root / "models/finetuned" / name / ("model.safetensors" if strategy == "fft"
@@ -147,8 +172,12 @@ def test_lineage_on_the_tracking_server(project, server):
         assert {"eval/metrics.json", "eval/predictions.jsonl"} <= {a.path for a in client.list_artifacts(rid, "eval")}
         arts = {a.path for a in client.list_artifacts(rid, "attributions")}
         assert {f"attributions/{name}.{k}parquet" for k in ("", "clauses.", "maps.", "fidelity.")} == arts
+        arts = {a.path for a in client.list_artifacts(rid, "method_check")}
+        assert {f"method_check/{name}.{k}parquet" for k in ("", "clauses.")} == arts
         assert json.loads((root / f"models/finetuned/{name}/run.json").read_text())["run_id"] == rid
+    assert any("check_kernel_shap_spearman" in r.data.metrics for r in models.values())
     comparison = next(r for r in runs if r.data.tags.get("kind") == "comparison")
+    assert {f"method_{k}.kernel_shap" for k in ("cost_ratio", "verdicts_changed")} <= set(comparison.data.metrics)
     compared = {k.removeprefix("compared."): v for k, v in comparison.data.tags.items() if k.startswith("compared.")}
     assert compared == {n: r.info.run_id for n, r in models.items()}
     note = comparison.data.tags["mlflow.note.content"]

@@ -10,6 +10,7 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from pipeline_helpers import ROOT, base_env, new_project, run
@@ -73,10 +74,32 @@ def test_mlflow_and_report_show_them(project):
     for r in runs:
         assert r.data.tags["notation"] == "lrml"
         assert {"eval_lrml_f_score", "eval_corpus_bleu", "eval_similarity"} <= set(r.data.metrics)
+    assert any("check_kernel_shap_spearman" in r.data.metrics for r in runs)  # the method check, on lrml rules
+    assert all(r.data.tags.get("stage.check_methods") == "done" for r in runs)
     page = (root / "reports" / "index.html").read_text()
     assert "rule notation: lrml" in page and "LRML F" in page and "BLEU" in page
+    assert '<section id="method_check">' in page and "KernelSHAP (8 coalitions)" in page
     assert "Published LRML F-scores on the NZBC data" in page and "56.2-57.4" in page
     assert "LRML F (per pair)" in page  # the plateau reads statistics.quality_metric
+
+
+def test_method_check_tables_and_their_comparison(project):
+    root = project[0]
+    for name in NAMES:
+        clauses = pd.read_parquet(root / "results" / "method_check" / f"{name}.clauses.parquet")
+        units = pd.read_parquet(root / "results" / "method_check" / f"{name}.parquet")
+        assert sorted(clauses["method"]) == ["exact", "exact", "kernel_shap", "kernel_shap"]  # 2 clauses
+        assert set(units["method"]) == {"exact", "kernel_shap"} and (clauses["seconds"] > 0).all()
+        # the clauses the attribute stage attributed first, with its units
+        attributed = pd.read_parquet(root / "results" / "attributions" / f"{name}.clauses.parquet")
+        assert list(dict.fromkeys(clauses["clause_id"])) == attributed["clause_id"].head(2).tolist()
+    tables = root / "results" / "compare" / "tables"
+    agreement = pd.read_csv(tables / "method_agreement.csv")
+    assert sorted(agreement["strategy"]) == ["fft", "lora"] and set(agreement["method"]) == {"kernel_shap"}
+    verdicts = pd.read_csv(tables / "method_verdicts.csv", dtype={"claim": str})
+    assert verdicts.loc[verdicts["kind"] == "claim", "claim"].tolist() == ["1", "2", "3"]
+    summary = json.loads((root / "results" / "compare" / "summary.json").read_text())
+    assert summary["method_check"]["methods"] == ["kernel_shap"]
 
 
 def test_failed_validation_keeps_the_previous_outputs_one_plain_checkout_away(project):

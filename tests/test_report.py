@@ -16,6 +16,7 @@ from markupsafe import escape
 
 from ccattr.report import MissingCompareOutput, RunLinker, build_report, fig_rule_map, group_rule_tokens
 from ccattr.report.links import RunIndex
+from ccattr.stats.methods import VERDICT_COLUMNS
 
 STRATEGIES = ("fft", "lora", "qlora")
 SCALES = (("smollm2-l8", 63_000_000), ("smollm2-l16", 135_000_000), ("smollm2", 360_000_000))
@@ -176,6 +177,22 @@ def compare_tables() -> dict[str, pd.DataFrame]:
     t["fidelity_trends"] = pd.DataFrame([{
         **t["trends"].iloc[0].to_dict(), "strategy": s, "category": kind, "mean_share": "0.5000,0.7250,nan",
         "family": "fidelity"} for s in STRATEGIES for kind in ("number", "identifier")])
+    t["method_agreement"] = pd.DataFrame([{
+        "method": m, "n_samples": 25, "strategy": s, "scale": sc, "n_params": size, "clauses": 4, "n_spearman": 4,
+        "spearman": rho + 0.1 * k, "ci_low": rho - 0.2, "ci_high": rho + 0.2, "top_k_overlap": 0.5,
+        "top1_same": 0.75, "s_per_clause": 1.3 * ratio, "exact_s_per_clause": 1.3, "cost_ratio": ratio}
+        for m, rho, ratio in (("kernel_shap", 0.41, 1.5), ("lime", 0.2, 1.8)) for s in STRATEGIES
+        for k, (sc, size) in enumerate(SCALES)])
+    said = {c: v["verdict"] + (f": {v['reason']}" if "reason" in v else "") for c, v in CLAIMS.items()}
+    claims = [{"kind": "claim", "claim": c, "n": 4, "n_method": 4, "exact": v, "verdict": v, "changed": False}
+              for c, v in said.items()]
+    tests = [{"kind": "pairwise", "scale": sc, "metric": "entropy", "a": a, "b": b, "n": 4, "n_method": 4,
+              "exact": "inconclusive", "verdict": "not tested" if (a, b) == ("fft", "qlora") else "inconclusive",
+              "changed": (a, b) == ("fft", "qlora")} for sc, _ in SCALES for a, b in pairs]
+    tests += [{"kind": "trend", "strategy": s, "category": "number", "n": 4, "n_method": 4, "exact": "significant",
+               "verdict": "significant", "changed": False} for s in STRATEGIES]
+    t["method_verdicts"] = pd.DataFrame([{**r, "method": m} for m in ("kernel_shap", "lime") for r in claims + tests],
+                                        columns=VERDICT_COLUMNS)
     return t
 
 
@@ -188,7 +205,8 @@ def write_compare(folder: Path) -> Path:
                "metrics": ["entropy", "gini"], "strategies": list(STRATEGIES),
                "scales": [{"scale": sc, "n_params": v, "label": f"{sc} ({v // 1_000_000}M)"}
                           for sc, v in SCALES],
-               "claims": CLAIMS, "findings": FINDINGS}
+               "claims": CLAIMS, "findings": FINDINGS,
+               "method_check": {"methods": ["kernel_shap", "lime"], "clauses": 4, "n_samples": 25, "per_method": {}}}
     (folder / "summary.json").write_text(json.dumps(summary))
     return folder
 
@@ -227,7 +245,7 @@ def test_every_section(report):
     path, page = report
     assert path.name == "index.html"
     ids = re.findall(r'<section id="(\w+)">', page)
-    assert ids == ["findings", "corpus", "similarity", "focus", "scale", "examples", "methods"]
+    assert ids == ["findings", "corpus", "similarity", "focus", "scale", "examples", "method_check", "methods"]
     for sid in ids:
         assert f'href="#{sid}"' in page                                  # in the navigation
     sim = section(page, "similarity")
@@ -342,7 +360,7 @@ def test_figures_embedded_and_saved(report):
     path, page = report
     names = re.findall(r'data-file="figures/(\w+)\.png"', page)
     assert sorted(names) == sorted(["similarity_vs_scale", "focus_by_strategy", "category_share_vs_scale",
-                                    "fidelity_vs_scale",
+                                    "fidelity_vs_scale", "method_agreement",
                                     *(f"{kind}_{k}" for kind in ("heatmap", "rulemap") for k in (1, 2, 3))])
     assert page.count('<img src="data:image/png;base64,') == len(names)
     for name in names:
@@ -423,7 +441,8 @@ def test_fig_rule_map_draws_the_parts():
 
 
 @pytest.mark.parametrize("missing", ["summary.json", "tables/runs.csv", "tables/examples.csv",
-                                     "tables/pairwise.csv", "tables/fidelity.csv"])
+                                     "tables/pairwise.csv", "tables/fidelity.csv", "tables/method_agreement.csv",
+                                     "tables/method_verdicts.csv"])
 def test_missing_compare_output_is_an_error(outputs, tmp_path, missing):
     compare = write_compare(tmp_path / "compare")
     (compare / missing).unlink()
@@ -432,12 +451,13 @@ def test_missing_compare_output_is_an_error(outputs, tmp_path, missing):
     assert not (tmp_path / "reports").exists()
 
 
-def test_summary_from_an_older_compare_is_an_error(outputs, tmp_path):
+@pytest.mark.parametrize("key", ["findings", "method_check"])
+def test_summary_from_an_older_compare_is_an_error(outputs, tmp_path, key):
     compare = write_compare(tmp_path / "compare")
     summary = json.loads((compare / "summary.json").read_text())
-    del summary["findings"]
+    del summary[key]
     (compare / "summary.json").write_text(json.dumps(summary))
-    with pytest.raises(MissingCompareOutput, match=r"summary.json has no 'findings'.*dvc repro compare"):
+    with pytest.raises(MissingCompareOutput, match=rf"summary.json has no '{key}'.*dvc repro compare"):
         build_report(compare, outputs["attributions"], outputs["eval"], tmp_path / "reports")
 
 
@@ -451,7 +471,7 @@ def test_empty_tables_render(tmp_path):
     (tmp_path / "attributions").mkdir()
     page = build_report(compare, tmp_path / "attributions", tmp_path / "eval",
                         tmp_path / "reports").read_text(encoding="utf-8")
-    assert len(re.findall(r'<section id="(\w+)">', page)) == 7
+    assert len(re.findall(r'<section id="(\w+)">', page)) == 8
     assert "No attributions to show." in section(page, "examples")
     assert "No data for figure <code>focus_by_strategy</code>" in page
     assert "No data for figure <code>category_share_vs_scale</code>" in page
@@ -461,3 +481,43 @@ def test_empty_tables_render(tmp_path):
     fidelity = section(page, "scale").split('<h3 id="fidelity">')[1]
     assert "No data for figure <code>fidelity_vs_scale</code>" in fidelity
     assert fidelity.count("No data.") == 4
+
+
+# --------------------------------------------------------------------------- cheaper estimators
+
+
+def test_method_check_section(report):
+    check = section(report[1], "method_check")
+    assert "KernelSHAP (25 coalitions), LIME (25 coalitions)" in check and "first 4 attributed clauses" in check
+    assert 'id="fig-method_agreement"' in check
+    # agreement: the method with its budget, Spearman [CI], top-20% overlap header, cost ratio, the model's run
+    assert "<th>Top-20% overlap</th>" in check
+    (row,) = rows_with(check, "KernelSHAP (25 coalitions)", "LoRA", "smollm2-l16 (135M)")
+    assert '+0.51 <span class="ci">[+0.21, +0.61]</span>' in row and "<td>1.5\u00d7</td>" in row
+    assert re.findall(r'data-run-id="(\w+)"', row) == [run_id("lora", 1)]
+    # verdicts: 2 methods x (3 claims + 9 pairwise + 3 trends) rows, folded; a change is marked
+    assert "All 30 verdicts, exact vs each estimator" in check
+    (row,) = rows_with(check, "LIME", "normalized entropy: FFT vs QLoRA", "smollm2 (360M)")
+    assert "<td>inconclusive</td><td>not tested</td>" in row and '<span class="sig">yes</span>' in row
+    assert re.findall(r'data-run-id="(\w+)"', row) == [run_id("fft", 2), run_id("qlora", 2)]
+    (row,) = rows_with(check, "KernelSHAP", "claim 3")
+    assert "not assessable: needs &gt;= 3 scales" in row and "<td>no</td>" in row
+    assert rows_with(check, "KernelSHAP", "share on numbers vs scale, QLoRA")
+    assert "<dt>Cheaper estimators</dt>" in section(report[1], "methods")
+
+
+def test_method_check_section_without_methods(outputs, tmp_path):
+    """methods: [] writes empty check tables: the section says so in one sentence, and how to turn it on."""
+    compare = write_compare(tmp_path / "compare")
+    summary = json.loads((compare / "summary.json").read_text())
+    summary["method_check"] = {"methods": [], "clauses": 4, "n_samples": 25, "per_method": {}}
+    (compare / "summary.json").write_text(json.dumps(summary))
+    for name, columns in (("method_agreement", ["method", "strategy", "scale", "spearman"]),
+                          ("method_verdicts", VERDICT_COLUMNS)):
+        (compare / "tables" / f"{name}.csv").write_text(",".join(columns) + "\n")
+    page = build_report(compare, outputs["attributions"], outputs["eval"], tmp_path / "reports").read_text(
+        encoding="utf-8")
+    check = section(page, "method_check")
+    assert "No cheaper estimator was checked" in check and "<code>method_check.methods</code>" in check
+    assert "<table" not in check and "<img" not in check
+    assert not (tmp_path / "reports" / "figures" / "method_agreement.png").exists()

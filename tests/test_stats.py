@@ -447,7 +447,7 @@ def test_doctests():
     import doctest
     import importlib
 
-    for name in ("labels", "results", "focus", "scale", "plateau", "comparison", "findings"):
+    for name in ("labels", "results", "focus", "scale", "plateau", "comparison", "findings", "methods"):
         module = importlib.import_module(f"ccattr.stats.{name}")
         assert doctest.testmod(module).failed == 0, name
 
@@ -623,3 +623,156 @@ def test_run_comparison_publishes_fidelity(tmp_path):
     assert any(s.startswith("Number fidelity") for s in summary["findings"])
     stats.save_comparison(tmp_path, tables, summary)
     assert (tmp_path / "tables" / "fidelity.csv").exists()
+
+
+# --------------------------------------------------------------------------- cheaper estimators vs exact
+
+
+def _check_tables(n=12, scales=("s0", "s1", "s2"), seed=0):
+    """The check_methods stage's tables for the synthetic study: exact's rows are the study's own
+    (its first ``n`` clauses); ``kernel_shap`` planted equal to exact, ``lime`` the same scores
+    shuffled within each clause (agreement from :func:`ccattr.method_check.agreement`)."""
+    from ccattr.method_check import agreement
+
+    long_df, clause_df, eval_df = _tables(effect=True, seed=seed)
+    keep = lambda df: df[df["clause_id"].isin([f"c{i}" for i in range(n)]) & df["scale"].isin(scales)]  # noqa: E731
+    units, clauses = keep(long_df).assign(raw_score=lambda d: d["norm_score"]), keep(clause_df)
+    rng = np.random.default_rng(seed)
+    shuffled = units.assign(norm_score=units.groupby(["strategy", "scale", "clause_id"])["norm_score"].transform(
+        lambda x: rng.permutation(x.to_numpy()))).assign(raw_score=lambda d: d["norm_score"])
+    sides = {"exact": units, "kernel_shap": units, "lime": shuffled}
+    unit_parts, clause_rows = [], []
+    key = ["strategy", "scale", "clause_id"]
+    ex = {k: g.sort_values("unit_index")["raw_score"].to_numpy() for k, g in units.groupby(key)}
+    for method, u in sides.items():
+        unit_parts.append(u.assign(method=method))
+        for k, g in u.groupby(key):
+            row = clauses.set_index(key).loc[k].to_dict()
+            clause_rows.append({**dict(zip(key, k, strict=True)), **row, "method": method,
+                                "n_samples": None if method == "exact" else 25,
+                                "seconds": {"exact": 2.0, "kernel_shap": 3.0, "lime": 1.0}[method],
+                                **agreement(ex[k], g.sort_values("unit_index")["raw_score"].to_numpy(),
+                                            0.2)._asdict()})
+    return (long_df, clause_df, eval_df, pd.concat(unit_parts, ignore_index=True),
+            pd.DataFrame(clause_rows).astype({"top1_same": "boolean"}))
+
+
+def test_method_agreement_planted_equal_and_shuffled():
+    from ccattr.config import StatisticsParams
+
+    _, _, eval_df, units, clauses = _check_tables()
+    check = stats.MethodCheck(units, clauses, ("kernel_shap", "lime"), 12, 25)
+    mc = stats.compare_methods(check, eval_df, StatisticsParams(n_bootstrap=200, n_permutations=200), 0.2)
+    agree = mc.agreement.set_index(["method", "strategy", "scale"])
+    assert len(agree) == 2 * 3 * 3 and (agree["clauses"] == 12).all()
+    same, shuffled = agree.loc["kernel_shap"], agree.loc["lime"]
+    assert np.allclose(same[["spearman", "ci_low", "ci_high", "top_k_overlap", "top1_same"]], 1.0)
+    assert (shuffled["spearman"].abs() < 0.5).all() and abs(mc.pooled["lime"]["spearman"]) < 0.15
+    assert (shuffled["ci_low"] < shuffled["spearman"]).all() and (shuffled["spearman"] < shuffled["ci_high"]).all()
+    assert shuffled["top1_same"].mean() < 0.4
+    assert np.allclose(same["cost_ratio"], 1.5) and np.allclose(shuffled["cost_ratio"], 0.5)
+    assert (same["exact_s_per_clause"] == 2.0).all() and same["n_params"].notna().all()
+    # the same scores give the same verdicts, claims included; a shuffled ranking's verdicts are still compared
+    v = mc.verdicts
+    assert set(v["kind"]) == {"claim", "pairwise", "divergence", "trend"}
+    assert v[(v["method"] == "kernel_shap")]["changed"].sum() == 0 == mc.pooled["kernel_shap"]["verdicts_changed"]
+    assert (v["exact"] == v["verdict"]).equals(~v["changed"])
+    assert len(v[v["method"] == "lime"]) == len(v[v["method"] == "kernel_shap"])
+    assert mc.pooled["kernel_shap"]["verdicts_compared"] > 9   # 12 clauses: the pairwise tests run
+    claims = v[(v["kind"] == "claim") & (v["method"] == "lime")]
+    assert claims["claim"].tolist() == ["1", "2", "3"] and claims["n"].iloc[0] == 12
+    # shuffling the words within each clause moves attribution between categories: claim 2's trends
+    # and the category divergences lose their planted effect
+    lime = v[v["method"] == "lime"]
+    assert lime["changed"].sum() == mc.pooled["lime"]["verdicts_changed"] >= 5
+    assert claims.set_index("claim").loc["2", ["exact", "verdict"]].tolist() == ["partly supported", "inconclusive"]
+    assert lime[(lime["kind"] == "divergence") & lime["changed"]]["exact"].eq("significant").all()
+    assert not claims.set_index("claim").loc["3", "changed"]   # rule quality: the same both ways
+    pooled = mc.pooled["kernel_shap"]
+    assert (pooled["attributions"], pooled["clauses"], pooled["top1_same"], pooled["cost_ratio"]) == (108, 12, 108, 1.5)
+
+
+def test_method_check_on_two_clauses_and_two_scales_publishes_and_reads_back(tmp_path):
+    """The tiny profile's check: 2 clauses, 2 scales. Nothing can be tested; the tables say so."""
+    from ccattr.config import MethodCheckParams, StatisticsParams
+
+    long_df, clause_df, eval_df, units, clauses = _check_tables(n=2, scales=("s0", "s1"))
+    extra = units[units["method"] == "lime"].assign(method="shapley")   # run before shapley was dropped
+    check = stats.MethodCheck.from_params(pd.concat([units, extra]), clauses,
+                                          MethodCheckParams(methods=["kernel_shap", "lime"], clauses=2))
+    assert set(check.units["method"]) == {"exact", "kernel_shap", "lime"}
+    two = lambda df: df[df["scale"].isin(["s0", "s1"])]  # noqa: E731
+    tables, summary = stats.run_comparison(two(long_df), two(clause_df), two(eval_df),
+                                           StatisticsParams(n_bootstrap=100, n_permutations=100), 0.2,
+                                           method_check=check)
+    v = tables["method_verdicts"]
+    claims = v[v["kind"] == "claim"].set_index(["method", "claim"])["exact"]
+    assert claims.loc[("lime", "2")] == "not assessable: Page's trend test needs >= 3 scales and >= 2 clauses"
+    assert claims.loc[("lime", "3")] == "not assessable: needs >= 3 scales"
+    assert (v.loc[v["kind"] == "pairwise", "n"] == 2).all() and (v.loc[v["kind"] == "pairwise", "exact"] == "not tested").all()
+    mcs = summary["method_check"]
+    assert (mcs["methods"], mcs["clauses"], mcs["n_samples"]) == (["kernel_shap", "lime"], 2, 25)
+    assert mcs["per_method"]["kernel_shap"]["verdicts_compared"] == 0
+    sentence = next(s for s in summary["findings"] if s.startswith("KernelSHAP (25 coalitions)"))
+    assert ("mean Spearman 1.00 [1.00, 1.00] over 12 attributions of 2 clauses (same top word in 12 of 12), "
+            "at 1.5x its cost; no test of the study can run on so few clauses") in sentence
+    assert any(s.startswith("LIME (25 coalitions) ranks clause words") for s in summary["findings"])
+    assert stats.method_metrics(mcs)["method_cost_ratio.kernel_shap"] == 1.5
+    assert set(stats.method_metrics(mcs)) == {f"{m}.{k}" for m in ("method_spearman", "method_top1",
+                                              "method_cost_ratio", "method_verdicts_changed")
+                                              for k in ("kernel_shap", "lime")}
+    stats.save_comparison(tmp_path, tables, summary)
+    back, summary2 = stats.load_comparison(tmp_path)
+    assert summary2["method_check"]["per_method"]["lime"]["clauses"] == 2
+    got = back["method_verdicts"]
+    assert got["claim"].dropna().tolist() == ["1", "2", "3"] * 2 and got["method"].iloc[0] == "kernel_shap"
+    assert back["method_agreement"]["spearman"].notna().all() and len(back["method_agreement"]) == 2 * 3 * 2
+
+
+def test_no_method_check_gives_empty_tables_with_their_columns(tmp_path):
+    from ccattr.stats.methods import AGREEMENT_COLUMNS, VERDICT_COLUMNS
+
+    long_df, clause_df, eval_df = _tables(effect=False, n=6)
+    tables, summary = stats.run_comparison(long_df, clause_df, eval_df)
+    assert list(tables["method_agreement"].columns) == AGREEMENT_COLUMNS and tables["method_agreement"].empty
+    assert list(tables["method_verdicts"].columns) == VERDICT_COLUMNS and tables["method_verdicts"].empty
+    assert summary["method_check"]["methods"] == [] and stats.method_metrics(summary["method_check"]) == {}
+    # methods: [] in params: the stage wrote empty tables, the comparison publishes empty ones
+    from ccattr.config import MethodCheckParams
+
+    units, clauses = stats.load_method_check(tmp_path)
+    check = stats.MethodCheck.from_params(units, clauses, MethodCheckParams(methods=[]))
+    tables, summary = stats.run_comparison(long_df, clause_df, eval_df, method_check=check)
+    assert tables["method_verdicts"].empty and summary["method_check"]["per_method"] == {}
+    assert not any("leave-one-out" in s for s in summary["findings"])
+
+
+def test_load_method_check_reads_both_tables_of_every_model(tmp_path):
+    from ccattr.tables import CHECK_SUFFIXES
+
+    for name, scale in (("fft-qwen2.5-0.5b", "qwen2.5-0.5b"), ("lora-qwen2.5-0.5b", "qwen2.5-0.5b")):
+        pd.DataFrame({"clause_id": [1, 1], "unit_index": [0, 0], "raw_score": [0.5, 0.4], "method": ["exact", "lime"],
+                      "strategy": name.split("-")[0], "scale": scale}).to_parquet(tmp_path / (name + CHECK_SUFFIXES["units"]))
+        pd.DataFrame({"clause_id": [1, 1], "method": ["exact", "lime"], "seconds": [1.0, 2.0],
+                      "strategy": name.split("-")[0], "scale": scale}).to_parquet(
+            tmp_path / (name + CHECK_SUFFIXES["clauses"]))
+    runs = pd.DataFrame({"strategy": ["fft", "lora"], "scale": "qwen2.5-0.5b", "n_params": 494_000_000,
+                         "run_id": ["r1", "r2"]})
+    units, clauses = stats.load_method_check(tmp_path, runs)
+    assert len(units) == len(clauses) == 4 and "seconds" not in units and "unit_index" not in clauses
+    assert clauses["clause_id"].tolist() == ["1"] * 4 and clauses["run_id"].tolist() == ["r1", "r1", "r2", "r2"]
+
+
+def test_agreement_table_means_over_defined_values_and_costs_on_the_same_clauses():
+    rows = [("exact", "c1", 2.0, 1.0, 1.0, True), ("exact", "c2", 4.0, 1.0, 1.0, True),
+            ("exact", "c3", 9.0, 1.0, 1.0, True),                    # not checked by lime: not in its cost
+            ("lime", "c1", 1.0, 0.5, 0.5, True), ("lime", "c2", 2.0, math.nan, 0.0, None)]
+    clauses = pd.DataFrame(rows, columns=["method", "clause_id", "seconds", "spearman", "top_k_overlap",
+                                          "top1_same"]).assign(strategy="fft", scale="s1", n_params=1_000_000,
+                                                               n_samples=[None] * 3 + [25] * 2)
+    clauses["top1_same"] = clauses["top1_same"].astype("boolean")
+    (row,) = stats.agreement_table(clauses, n_bootstrap=100).to_dict(orient="records")
+    assert (row["method"], row["n_samples"], row["clauses"], row["n_spearman"]) == ("lime", 25, 2, 1)
+    assert (row["spearman"], row["ci_low"], row["ci_high"]) == (0.5, 0.5, 0.5)   # a constant clause has no rho
+    assert (row["top_k_overlap"], row["top1_same"]) == (0.25, 1.0)                 # top-1 of the ranked clause only
+    assert (row["s_per_clause"], row["exact_s_per_clause"], row["cost_ratio"]) == (1.5, 3.0, 0.5)

@@ -502,11 +502,50 @@ def _cache_layers(cache: Any) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
     return None
 
 
+@dataclass
+class _ShortlistHead:
+    """The output layer restricted to a shortlist of the vocabulary, for one target.
+
+    A target token's log-probability needs the log-sum-exp over the whole vocabulary, and on a
+    small model the vocabulary projection is a large part of each forward (SmolLM2-135M: 49152 x
+    576, a fifth of the per-token work). The shortlist is the ``k`` likeliest tokens at each target
+    position after the unperturbed prompt, plus the target tokens; the rest of the vocabulary is
+    assumed to keep the share of the mass it has after the unperturbed prompt (``rest``, from that
+    prompt's full fp32 logits). A constant share cancels in every leave-one-out drop, so the
+    error is only how much a perturbation moves mass across the shortlist's edge. (Keeping the
+    rest's *absolute* mass instead was measured worse: a perturbation that lowers every logit
+    makes the unchanged rest dominate.)
+    """
+
+    weight: torch.Tensor       # (S, d) fp32 rows of the output layer
+    bias: torch.Tensor | None  # (S,)
+    rest: torch.Tensor         # (T,) log(all mass / shortlist mass) after the unperturbed prompt, >= 0
+    target: torch.Tensor       # (T,) each target token's index in the shortlist
+
+    @classmethod
+    def build(cls, weight: torch.Tensor, bias: torch.Tensor | None, h_ref: torch.Tensor,
+              target: Sequence[int], k: int) -> _ShortlistHead:
+        """From the unperturbed prompt's last hidden states at the target positions, ``h_ref`` (T, d)."""
+        w, b = weight.float(), (bias.float() if bias is not None else None)
+        full = torch.nn.functional.linear(h_ref.float(), w, b)                           # (T, V)
+        tgt = torch.tensor(list(target), device=full.device)
+        keep = torch.cat([full.topk(min(k, full.shape[-1]), dim=-1).indices.flatten(), tgt]).unique()
+        rest = (torch.logsumexp(full, dim=-1) - torch.logsumexp(full[:, keep], dim=-1)).clamp(min=0.0)
+        where = torch.searchsorted(keep, tgt)          # unique() sorts, so positions are found by bisection
+        return cls(w[keep].contiguous(), b[keep] if b is not None else None, rest, where)
+
+    def logprobs(self, h: torch.Tensor) -> torch.Tensor:
+        """``(b, T)`` target-token log-probabilities from last hidden states ``h`` (b, T, d), in fp32."""
+        z = torch.nn.functional.linear(h.float(), self.weight, self.bias)                 # (b, T, S)
+        picked = z.gather(-1, self.target.expand(z.shape[0], -1)[..., None])[..., 0]
+        return picked - torch.logsumexp(z, dim=-1) - self.rest
+
+
 class _Scorer:
     """Teacher-forced log-probability of one target after many prompts, batched and prefix-shared."""
 
     def __init__(self, model: torch.nn.Module, batch_size: int, prefix_sharing: str, pad_id: int,
-                 precision: Precision = FP32):
+                 precision: Precision = FP32, shortlist: int | None = None):
         self.model = model
         self.precision = precision
         self.batch_size = max(1, int(batch_size))
@@ -533,6 +572,14 @@ class _Scorer:
         # the same as one of a few hundred, so batches are kept full.
         self.overhead_tokens = 16 if self.device.type == "cpu" else 2048
         self._memo: tuple[tuple[int, ...], Any] | None = None
+        if shortlist is not None and shortlist < 1:
+            raise ValueError("shortlist must be a positive number of tokens per target position")
+        self.shortlist = shortlist
+        # Whether this model's logits are its output layer applied to its decoder's last hidden
+        # state (checked once, on the first reference; a model that scales or caps its logits
+        # keeps the full vocabulary).
+        self._split_ok: bool | None = None
+        self._last_head: _ShortlistHead | None = None  # for tests and benchmarks
 
     def clear(self) -> None:
         """Forget the memoized prefix KV cache."""
@@ -603,18 +650,22 @@ class _Scorer:
             starts = [0] * len(rows)
         out, tok_out = np.zeros(len(rows)), np.zeros((len(rows), n_t))
         tgt = list(target)
-        for chunk in self._plan(rows, starts, n_t):
-            halve_on_oom(lambda part: self._batch(part, rows, starts, tgt, kv, out, tok_out), chunk,
+        todo = list(range(len(rows)))
+        head = self._shortlist_head(rows, starts, tgt, kv, out, tok_out) if self.shortlist else None
+        if head is not None:
+            todo = todo[1:]  # the reference was scored while building the shortlist
+        for chunk in self._plan(rows, starts, n_t, todo):
+            halve_on_oom(lambda part: self._batch(part, rows, starts, tgt, kv, out, tok_out, head), chunk,
                          on_split=self._split)
         return out[index], tok_out[index]
 
-    def _plan(self, rows: list[tuple[int, ...]], starts: list[int], n_t: int) -> list[list[int]]:
-        """Split the rows into batches of at most ``batch_size`` that minimize the tokens computed
+    def _plan(self, rows: list[tuple[int, ...]], starts: list[int], n_t: int, todo: list[int]) -> list[list[int]]:
+        """Split the rows ``todo`` into batches of at most ``batch_size`` that minimize the tokens computed
         (padding included) plus a per-forward overhead (``overhead_tokens``): rows are sorted by
         shared prefix length, then cut optimally (dynamic programming). A batch reuses the
         prefix its rows share with the reference, ``min(starts)``."""
-        m = len(rows)
-        order = sorted(range(m), key=lambda i: (starts[i], len(rows[i]), i))
+        m = len(todo)
+        order = sorted(todo, key=lambda i: (starts[i], len(rows[i]), i))
         best = [0.0] + [math.inf] * m
         cut = [0] * (m + 1)
         for j in range(1, m + 1):
@@ -636,9 +687,51 @@ class _Scorer:
         self.oom_splits += 1
         self.batch_size = max(1, min(self.batch_size, half))
 
-    def _batch(self, chunk: list[int], rows: list[tuple[int, ...]], starts: list[int], tgt: list[int],
-               kv: Any, out: np.ndarray, tok_out: np.ndarray) -> None:
-        n_t = len(tgt)
+    def _hidden(self, **kwargs: Any) -> torch.Tensor:
+        """The decoder's last hidden states (after its final norm): the model's forward without
+        its output layer. LoRA layers sit inside the decoder's modules, so they apply."""
+        with self.precision.autocast():
+            return _hf_model(self.model).get_decoder()(**kwargs).last_hidden_state
+
+    def _shortlist_head(self, rows: list[tuple[int, ...]], starts: list[int], tgt: list[int], kv: Any,
+                        out: np.ndarray, tok_out: np.ndarray) -> _ShortlistHead | None:
+        """Score the reference (row 0) and build the shortlist from it; None (full vocabulary)
+        when this model's logits are not its output layer applied to its decoder's output."""
+        hf = _hf_model(self.model)
+        layer = hf.get_output_embeddings() if hasattr(hf, "get_output_embeddings") else None
+        weight = getattr(layer, "weight", None)
+        if self._split_ok is False or not isinstance(layer, torch.nn.Linear) or not isinstance(weight, torch.Tensor) \
+                or not weight.is_floating_point() or not hasattr(hf, "get_decoder"):
+            self._split_ok = False
+            return None
+        kw, first, _ = self._inputs([0], rows, starts, tgt, kv)
+        steps = torch.arange(len(tgt), device=self.device)
+        h_ref = self._hidden(**kw)[0, first[0] + steps]                                  # (T, d)
+        if self._split_ok is None:
+            # Once per model: the model's own logits must be its output layer on these states
+            # (a model that scales or soft-caps its logits keeps the full vocabulary).
+            full_kw, _, _ = self._inputs([0], rows, starts, tgt, kv)  # fresh: a forward extends its cache
+            if self.keep_kw:
+                full_kw[self.keep_kw] = 0  # every position
+            theirs = self._forward(**full_kw).logits[0, first[0] + steps].float()
+            with self.precision.autocast():
+                mine = layer(h_ref).float()
+            self._split_ok = bool(torch.allclose(mine, theirs, rtol=1e-3, atol=1e-3))
+            if not self._split_ok:
+                warnings.warn("this model's logits are not its output layer on its decoder's states; "
+                              "attribution uses the full vocabulary", stacklevel=4)
+                return None
+        head = self._last_head = _ShortlistHead.build(weight, layer.bias, h_ref, tgt, self.shortlist)
+        lp = head.logprobs(h_ref[None])[0].double()
+        out[0], tok_out[0] = float(lp.sum()), lp.cpu().numpy()
+        self.logit_positions += len(tgt)
+        return head
+
+    def _inputs(self, chunk: list[int], rows: list[tuple[int, ...]], starts: list[int], tgt: list[int],
+                kv: Any) -> tuple[dict[str, Any], list[int], int]:
+        """Model inputs of one batch: the rows after their shared prefix, then the target; the
+        batch position of the logit predicting each row's first target token; the batch's shared
+        prefix length."""
         b = len(chunk)
         c = min(starts[i] for i in chunk) if kv is not None else 0  # shared prefix of the batch
         new = [list(rows[i][c:]) + tgt for i in chunk]
@@ -656,8 +749,26 @@ class _Scorer:
         }
         if c > 0:
             kw[self.cache_kw] = self._expanded_cache(kv, c, b)
+        self.tokens_computed += b * width
+        return kw, [len(rows[i]) - c - 1 for i in chunk], width
+
+    def _batch(self, chunk: list[int], rows: list[tuple[int, ...]], starts: list[int], tgt: list[int],
+               kv: Any, out: np.ndarray, tok_out: np.ndarray, head: _ShortlistHead | None = None) -> None:
+        n_t = len(tgt)
+        b = len(chunk)
+        kw, first, width = self._inputs(chunk, rows, starts, tgt, kv)
+        steps = torch.arange(n_t, device=self.device)
+        if head is not None:
+            hidden = self._hidden(**kw)
+            pos = torch.tensor(first, device=self.device)[:, None] + steps               # (b, T)
+            h = hidden[torch.arange(b, device=self.device)[:, None], pos]              # (b, T, d)
+            lp = head.logprobs(h)
+            self.logit_positions += b * n_t
+            for r, i in enumerate(chunk):
+                out[i] = float(lp[r].double().sum())
+                tok_out[i] = lp[r].double().cpu().numpy()
+            return
         # Logit predicting the first target token, in batch coordinates.
-        first = [len(rows[i]) - c - 1 for i in chunk]
         lo, hi = min(first), max(first) + n_t
         if self.keep_kw:
             kw[self.keep_kw] = torch.arange(lo, hi, device=self.device)
@@ -665,12 +776,10 @@ class _Scorer:
         else:
             offset = 0
         logits = self._forward(**kw).logits
-        self.tokens_computed += b * width
         self.logit_positions += b * (hi - lo if self.keep_kw else width)
         if logits.dim() == 4:
             logits = logits[:, 0]
         tgt_t = torch.tensor(tgt, device=logits.device)
-        steps = torch.arange(n_t, device=logits.device)
         for r, i in enumerate(chunk):
             lg = logits[r, first[r] - offset + steps].float()                           # (T, V)
             lp = lg.gather(1, tgt_t[:, None])[:, 0] - torch.logsumexp(lg, dim=-1)
@@ -717,6 +826,10 @@ class Attributor:
             nothing reused (for checks).
         precision: :class:`ccattr.precision.Precision` of the forward passes (default fp32, exact
             against Captum); ``bf16-mixed`` runs them under bf16 autocast (log-softmax stays fp32).
+        shortlist: ``None`` (default): each target token's log-probability normalizes over the
+            whole vocabulary; ``k``: over the ``k`` likeliest tokens per target position after the
+            unperturbed prompt, in fp32, the rest of the vocabulary's mass taken from that prompt
+            (see :class:`_ShortlistHead`; the fast mode).
 
     Example (a random-weight model with the real SmolLM2 tokenizer; ~10 s, mostly reading the
     tokenizer out of the GGUF)::
@@ -743,7 +856,8 @@ class Attributor:
                  generate_fn: Callable[[list[str]], list[str]] | None = None,
                  neutral: str = NEUTRAL_TEXT, faithfulness: bool = True, n_random: int = 3,
                  seed: int = 0, prefix_sharing: str = "batch", max_new_tokens: int = 96,
-                 precision: Precision = FP32, method: str = "exact", n_samples: int = 25):
+                 precision: Precision = FP32, method: str = "exact", n_samples: int = 25,
+                 shortlist: int | None = None):
         from ccattr.estimators import METHODS
 
         if unit not in UNITS:
@@ -776,10 +890,12 @@ class Attributor:
         self.max_new_tokens = int(max_new_tokens)
         self.method = method
         self.n_samples = int(n_samples)
+        self.shortlist = shortlist
         model.eval()
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.precision = precision
-        self._scorer = _Scorer(model, batch_size, prefix_sharing, pad if pad is not None else 0, precision)
+        self._scorer = _Scorer(model, batch_size, prefix_sharing, pad if pad is not None else 0, precision,
+                               shortlist)
 
     # -- configuration ------------------------------------------------------------------------
 
@@ -807,6 +923,8 @@ class Attributor:
             "generate_fn": _qualname(self.generate_fn) if self.target == "semantic" else None,
             "embed_fn": _qualname(self.embed_fn) if self.target == "semantic" else None,
             "max_new_tokens": self.max_new_tokens if self.target == "semantic" else None,
+            # Only when set, so that caches of full-vocabulary scores stay valid.
+            **({"shortlist": self.shortlist} if self.shortlist else {}),
         }
 
     def config_hash(self) -> str:

@@ -279,11 +279,46 @@ class AttributionParams(_Strict):
     n_samples: int = Field(25, ge=1)
     """A Captum estimator's budget: permutations (shapley), coalitions (kernel_shap, lime) or
     integration steps (layer_ig)."""
+    shortlist: int | None = Field(64, ge=1)
+    """Exact leave-one-out's vocabulary: each target token's log-probability normalizes over the
+    ``shortlist`` likeliest tokens per target position after the unperturbed clause (in fp32), the
+    rest of the vocabulary's mass taken from that clause; ``null``: the whole vocabulary (with
+    ``precision: fp32``, scores equal to Captum's FeatureAblation)."""
 
     @model_validator(mode="after")
     def _method_target(self) -> AttributionParams:
         check_method_target(self.method, self.target)
         return self
+
+
+class MethodCheckParams(_Strict):
+    """Cheaper estimators measured against exact leave-one-out (stage ``check_methods``), on the
+    first ``clauses`` of the clauses the attribute stage attributes, with its settings otherwise.
+
+    >>> MethodCheckParams(methods=["lime"], clauses=8).n_samples
+    25
+    """
+
+    methods: list[AttributionMethod] = Field(default_factory=lambda: ["kernel_shap", "lime"])
+    """Captum estimators to measure (:mod:`ccattr.estimators`): ``shapley``, ``kernel_shap``,
+    ``lime``, ``layer_ig``; ``[]``: no check (the stage writes empty tables, loads no model)."""
+    clauses: int = Field(4, ge=1)
+    """How many of each model's attributed clauses (the first ones) are checked."""
+    n_samples: int = Field(25, ge=1)
+    """Each estimator's budget, as ``attribution.n_samples``: permutations (shapley), coalitions
+    (kernel_shap, lime) or integration steps (layer_ig)."""
+
+    @field_validator("methods")
+    @classmethod
+    def _estimators_once(cls, v: list[str]) -> list[str]:
+        if "exact" in v:
+            estimators = ", ".join(m for m in get_args(AttributionMethod) if m != "exact")
+            raise ValueError(f"'exact' is what every method is measured against; list only estimators "
+                             f"({estimators})")
+        twice = sorted({m for m in v if v.count(m) > 1})
+        if twice:
+            raise ValueError(f"listed more than once: {', '.join(twice)}")
+        return v
 
 
 class StatisticsParams(_Strict):
@@ -328,6 +363,7 @@ class Params(_Strict):
     generation: GenerationParams = GenerationParams()
     evaluation: EvaluationParams = EvaluationParams()
     attribution: AttributionParams = AttributionParams()
+    method_check: MethodCheckParams = MethodCheckParams()
     statistics: StatisticsParams = StatisticsParams()
     tracking: TrackingParams = TrackingParams()
 
@@ -348,6 +384,13 @@ class Params(_Strict):
                 raise ValueError("strategies.qlora.quantization is required (nf4 or fp4)")
             if name != "qlora" and strat.quantization is not None:
                 raise ValueError(f"strategies.{name}.quantization: only qlora quantizes")
+        for method in self.method_check.methods:
+            try:
+                check_method_target(method, self.attribution.target)
+            except ValueError:
+                raise ValueError(f"method_check.methods: {method!r} scores a log-probability, which "
+                                 f"attribution.target {self.attribution.target!r} does not have; "
+                                 f"set method_check.methods: [] (or target generated / reference)") from None
         return self
 
     def model_names(self) -> list[str]:

@@ -42,6 +42,8 @@ PREDICTIONS_FILE = "predictions.jsonl"
 METRICS_FILE = "metrics.json"
 #: attribute: ``<model><suffix>`` for each of ``ccattr.tables.TABLE_SUFFIXES``.
 ATTR_DIR = Path("results/attributions")
+#: check_methods: ``<model><suffix>`` for each of ``ccattr.tables.CHECK_SUFFIXES``.
+METHOD_CHECK_DIR = Path("results/method_check")
 #: compare: tables/, plots/, the summary (a DVC metric) and the comparison's MLflow run.
 COMPARE_DIR = Path("results/compare")
 COMPARE_SUMMARY = COMPARE_DIR / "summary.json"

@@ -1,5 +1,5 @@
 """Tables on disk: parquet written atomically (temp file, then rename), and the names of the
-attribute stage's tables."""
+attribute and check_methods stages' tables."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from ccattr.io import atomic_file
 #: The attribute stage's tables per model, by kind: ``<name><suffix>`` in results/attributions/.
 TABLE_SUFFIXES = {"units": ".parquet", "clauses": ".clauses.parquet", "maps": ".maps.parquet",
                   "fidelity": ".fidelity.parquet"}
+#: The check_methods stage's tables per model (results/method_check/): the attribute stage's unit
+#: and clause layouts, each row with the ``method`` that scored it.
+CHECK_SUFFIXES = {k: TABLE_SUFFIXES[k] for k in ("units", "clauses")}
 
 
 def table_files(folder: str | os.PathLike, kind: str) -> list[Path]:

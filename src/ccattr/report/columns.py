@@ -17,6 +17,7 @@ from ccattr.stats.labels import (
     FIDELITY_KIND_LABELS,
     METRIC_LABELS,
     format_p,
+    method_label,
     scale_label,
     strategy_label,
 )
@@ -251,6 +252,48 @@ class Columns:
         return [("Strategy", self.strategy), ("Scale", self.scale), ("Kind", self.kind),
                 ("Clauses", self.plain("n_clauses", ".0f")), ("Items", self.plain("n_items", ".0f")),
                 ("Fidelity rate [CI]", self.value("rate")), ("MLflow runs", self.run_links)]
+
+
+    def method_agreement(self, top_k_fraction: float | None) -> list[Column]:
+        """``method_agreement.csv``: each estimator against exact leave-one-out, per model."""
+        top_k = f"Top-{top_k_fraction * 100:.0f}% overlap" if top_k_fraction else "Top-k overlap"
+
+        def ratio(r: Row) -> Cell:
+            v = r.get("cost_ratio")
+            return Cell(DASH if isnan(v) else f"{float(v):.2g}\u00d7")
+
+        return [("Method", lambda r: Cell(method_label(str(r.get("method")), r.get("n_samples")))),
+                ("Strategy", self.strategy), ("Scale", self.scale), ("Clauses", self.plain("clauses", ".0f")),
+                ("Mean Spearman with exact [CI]", self.value("spearman", "+.2f")),
+                (top_k, self.plain("top_k_overlap", ".2f")), ("Same top word", self.plain("top1_same", ".2f")),
+                ("s / clause", self.plain("s_per_clause", ".2f")),
+                ("Exact s / clause", self.plain("exact_s_per_clause", ".2f")),
+                ("Cost (\u00d7 exact)", ratio), ("MLflow runs", self.run_links)]
+
+    def method_verdicts(self) -> list[Column]:
+        """``method_verdicts.csv``: a verdict of the study with exact's scores and with an estimator's."""
+        def test(r: Row) -> Cell:
+            kind = text(r.get("kind"))
+            if kind == "claim":
+                return Cell(f"claim {text(r.get('claim'))}")
+            if kind == "trend":
+                return Cell(f"share on {CATEGORY_LABELS.get(r.get('category'), text(r.get('category')))} vs scale, "
+                            f"{strategy_label(text(r.get('strategy')))}")
+            what = METRIC_LABELS.get(r.get("metric"), text(r.get("metric"))) if kind == "pairwise" \
+                else "category profile"
+            return Cell(f"{what}: {self.pair(r).text}")
+
+        def where(r: Row) -> Cell:
+            return self.scale(r) if text(r.get("scale")) else Cell(DASH)
+
+        def n(r: Row) -> Cell:
+            a, b = num(r.get("n"), ".0f"), num(r.get("n_method"), ".0f")
+            return Cell(a if a == b else f"{a} / {b}")
+
+        return [("Method", lambda r: Cell(method_label(str(r.get("method"))))), ("Test", test), ("Scale", where),
+                ("n (clauses)", n), ("Exact", self.txt("exact")), ("Estimator", self.txt("verdict")),
+                ("Changed", lambda r: Cell(yes(r.get("changed")), sig=yes(r.get("changed")) == "yes")),
+                ("MLflow runs", self.run_links)]
 
 
 PUBLISHED_LRML: list[Column] = [("System", lambda r: Cell(str(r["system"]))),

@@ -17,13 +17,14 @@ from ccattr.report.examples import examples_context
 from ccattr.report.figures import Figures
 from ccattr.report.inputs import Attributions, Published
 from ccattr.report.links import RunIndex, RunLinker
-from ccattr.stats.labels import strategy_label
+from ccattr.stats.labels import method_label, strategy_label
 
 SECTIONS = [("findings", "Findings"), ("corpus", "Corpus"),
             ("similarity", "Rule quality and the plateau (claim 3)"),
             ("focus", "Attribution focus by strategy (claim 1)"),
             ("scale", "What the models attend to as they grow (claim 2)"),
             ("examples", "Example clauses: word heat maps and rule maps"),
+            ("method_check", "Cheaper estimators vs exact"),
             ("methods", "How to read this report")]
 #: The section that tests each claim (the verdict chips link there).
 CLAIM_SECTIONS = {"1": "focus", "2": "scale", "3": "similarity"}
@@ -113,6 +114,21 @@ def corpus_context(summary: dict[str, Any] | None) -> list[dict[str, Any]]:
     return blocks
 
 
+# --------------------------------------------------------------------------- cheaper estimators
+
+
+#: Verdict tables longer than this are folded (a row per test, method and scale adds up).
+FOLD_ROWS = 12
+
+
+def method_check_context(mc: dict[str, Any] | None) -> dict[str, Any]:
+    """The check's settings as ``summary.json`` records them (``method_check``): the methods in
+    words with their budget, the clauses per model; no methods: the section says so."""
+    mc = mc or {}
+    return {"methods": [method_label(m, mc.get("n_samples")) for m in mc.get("methods") or []],
+            "clauses": mc.get("clauses"), "fold_rows": FOLD_ROWS}
+
+
 # --------------------------------------------------------------------------- the page
 
 
@@ -143,6 +159,8 @@ def report_context(published: Published, attributions: Attributions, predictions
             t["category_shares"], confidence=confidence), "share of attribution per category vs scale"),
         "fidelity_vs_scale": figures.add("fidelity_vs_scale", figs.fig_fidelity(
             t["fidelity"], confidence=confidence), "number and identifier fidelity vs scale"),
+        "method_agreement": figures.add("method_agreement", figs.fig_method_agreement(
+            t["method_agreement"], confidence=confidence), "cheaper estimators' agreement with exact vs scale"),
     }
     pair_entropy, pair_other = _split(t["pairwise"], "metric", "entropy")
     trends_key, trends_rest = _split(t["trends"], "family", "claim2")
@@ -165,6 +183,8 @@ def report_context(published: Published, attributions: Attributions, predictions
         "fidelity_pairwise": table(t["fidelity_pairwise"], cols.pairwise()),
         "fidelity_trends": table(t["fidelity_trends"], cols.trends("Mean fidelity by scale",
                                                                    fidelity=True)),
+        "method_agreement": table(t["method_agreement"], cols.method_agreement(summary.get("top_k_fraction"))),
+        "method_verdicts": table(t["method_verdicts"], cols.method_verdicts()),
     }
     claims, details = claims_context(summary)
     clauses = attributions.clauses
@@ -180,6 +200,7 @@ def report_context(published: Published, attributions: Attributions, predictions
         "single_scale": len(summary.get("scales") or []) <= 1,
         "claims": claims, "details": details,
         "corpus": corpus_context(validation_summary),
+        "method_check": method_check_context(summary["method_check"]),
         "figures": drawn, "tables": tables,
         "examples": examples_context(t["examples"], attributions, predictions, figures,
                                      published.scale_labels, summary.get("notation")),

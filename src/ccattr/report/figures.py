@@ -30,6 +30,8 @@ from ccattr.stats.labels import (  # noqa: E402
     METRIC_DIRECTION,
     METRIC_LABELS,
     human_count,
+    method_label,
+    method_sort,
     n_params_of,
     scale_label,
     scale_order,
@@ -198,6 +200,39 @@ def fig_fidelity(rates: pd.DataFrame, confidence: float = 0.95) -> plt.Figure | 
     fig.suptitle("Number and identifier fidelity vs model scale "
                  f"(pooled over items, {confidence:.0%} CI resampling clauses)", fontsize=11)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def fig_method_agreement(agreement: pd.DataFrame, confidence: float = 0.95) -> plt.Figure | None:
+    """Each cheaper estimator's mean Spearman with exact leave-one-out (word scores, per clause) vs
+    scale, one panel per method, one line per strategy, with CIs. ``agreement``: the
+    ``method_agreement`` table; None when it has no Spearman (no method checked)."""
+    if agreement is None or agreement.empty:
+        return None
+    agreement = agreement[pd.to_numeric(agreement["spearman"], errors="coerce").notna()]
+    methods = method_sort(agreement["method"].dropna().unique())
+    if not methods:
+        return None
+    fig, axes = plt.subplots(1, len(methods), figsize=(max(5.2, 4.4 * len(methods)), 3.7), squeeze=False,
+                             sharey=True, dpi=DPI)
+    strategies = strategy_sort(agreement["strategy"].dropna().unique())
+    for ax, method in zip(axes.ravel(), methods, strict=True):
+        m = agreement[agreement["method"] == method]
+        ax.axhline(1, color="grey", ls="--", lw=1, label="exact leave-one-out")
+        ax.axhline(0, color="black", lw=0.6)
+        _strategy_lines(ax, m, "spearman", strategies)
+        _log_axis(ax, agreement["n_params"])
+        budget = m["n_samples"].dropna()
+        ax.set_title(method_label(method, budget.iloc[0] if len(budget) else None), fontsize=10)
+        ax.set_ylim(-1.05, 1.05)
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("mean Spearman with exact")
+    legend = {lab: h for ax in axes.ravel() for h, lab in zip(*ax.get_legend_handles_labels(), strict=True)}
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=max(1, len(legend)),
+               fontsize=9, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.suptitle("Cheaper estimators vs exact leave-one-out: word-rank agreement per clause "
+                 f"(mean, {confidence:.0%} CI resampling clauses)", fontsize=11)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 

@@ -21,9 +21,10 @@ from ccattr.tables import table_files, with_runs
 #: The compare stage's tables the report renders (``tables/<name>.csv``).
 TABLES = ("runs", "examples", "similarity", "strategy_tests", "pairwise", "divergence",
           "category_shares", "trends", "plateau_by_scale", "plateau_gains", "plateau",
-          "fidelity", "fidelity_tests", "fidelity_pairwise", "fidelity_trends")
+          "fidelity", "fidelity_tests", "fidelity_pairwise", "fidelity_trends",
+          "method_agreement", "method_verdicts")
 #: Keys the report reads from ``summary.json`` beyond the tables.
-SUMMARY_KEYS = ("alpha", "findings", "claims", "strategies", "scales")
+SUMMARY_KEYS = ("alpha", "findings", "claims", "strategies", "scales", "method_check")
 
 
 class MissingCompareOutput(FileNotFoundError):

@@ -11,6 +11,9 @@ The claims, each supported or refuted by the numbers, never assumed:
    the clause (:func:`compare_fidelity`).
 3. **Plateau** (:mod:`.plateau`) - rule-quality gains flatten beyond some scale (:func:`plateau`).
 
+Beside them, :mod:`.methods` measures the cheaper attribution estimators against exact
+leave-one-out (:func:`compare_methods`): word-rank agreement, cost, and whether the verdicts change.
+
 :func:`run_comparison` (:mod:`.comparison`) runs all of them over the pipeline's tables and
 returns tables plus a JSON-able summary that carries the claims' verdicts and the plain sentences
 (:mod:`.findings`); :mod:`.labels` holds the orders, labels and number formats the report shares.
@@ -30,6 +33,7 @@ from ccattr.stats.comparison import (
     load_comparison,
     load_eval,
     load_fidelity,
+    load_method_check,
     plot_tables,
     run_comparison,
     runs_table,
@@ -51,6 +55,7 @@ from ccattr.stats.labels import (
     CATEGORY_LABELS,
     CLAIM2_CATEGORIES,
     KEY_CATEGORIES,
+    METHOD_LABELS,
     METRIC_DIRECTION,
     METRIC_LABELS,
     METRIC_SHORT,
@@ -60,23 +65,35 @@ from ccattr.stats.labels import (
     category_sort,
     format_p,
     human_count,
+    method_label,
     n_params_of,
     scale_label,
     scale_order,
     strategy_label,
     strategy_sort,
 )
+from ccattr.stats.methods import (
+    MethodCheck,
+    MethodComparison,
+    agreement_table,
+    compare_methods,
+    method_metrics,
+    verdict_table,
+)
 from ccattr.stats.plateau import Plateau, PlateauStep, StrategyPlateau, plateau
 from ccattr.stats.results import TestResult, bootstrap_ci, holm
 from ccattr.stats.scale import CategoryShares, ScaleTrend, category_shares, scale_trend, scale_trends
 
 __all__ = [
-    "CATEGORIES", "CATEGORY_LABELS", "CLAIM2_CATEGORIES", "KEY_CATEGORIES", "METRICS", "METRIC_DIRECTION",
-    "METRIC_LABELS", "METRIC_SHORT", "STRATEGY_LABELS", "STRATEGY_ORDER", "CategoryShares", "Comparison",
-    "Divergence", "Fidelity", "PairTest", "Plateau", "PlateauStep", "ScaleTrend", "StrategyComparison",
-    "StrategyPlateau", "TestResult", "bootstrap_ci", "category_shares", "category_sort", "claims",
-    "compare_strategies", "distribution_divergence", "divergences", "compare_fidelity", "fidelity_rates", "findings", "format_p", "heatmap_examples",
-    "holm", "human_count", "load_attributions", "load_comparison", "load_eval", "load_fidelity", "n_params_of", "plateau",
+    "CATEGORIES", "CATEGORY_LABELS", "CLAIM2_CATEGORIES", "KEY_CATEGORIES", "METHOD_LABELS", "METRICS",
+    "METRIC_DIRECTION", "METRIC_LABELS", "METRIC_SHORT", "STRATEGY_LABELS", "STRATEGY_ORDER", "CategoryShares",
+    "Comparison", "Divergence", "Fidelity", "MethodCheck", "MethodComparison", "PairTest", "Plateau", "PlateauStep",
+    "ScaleTrend", "StrategyComparison", "StrategyPlateau", "TestResult", "agreement_table", "bootstrap_ci",
+    "category_shares", "category_sort", "claims", "compare_methods", "compare_strategies",
+    "distribution_divergence", "divergences", "compare_fidelity", "fidelity_rates", "findings", "format_p",
+    "heatmap_examples", "holm", "human_count", "load_attributions", "load_comparison", "load_eval",
+    "load_fidelity", "load_method_check", "method_label", "method_metrics", "n_params_of", "plateau",
     "plot_tables", "rank_biserial", "run_comparison", "runs_table", "save_comparison", "scale_label",
     "scale_order", "scale_trend", "scale_trends", "sentences", "strategy_label", "strategy_sort",
+    "verdict_table",
 ]

@@ -27,10 +27,18 @@ from ccattr.stats.fidelity import Fidelity, compare_fidelity
 from ccattr.stats.findings import claims, sentences
 from ccattr.stats.focus import PAIR_COLUMNS, Divergence, StrategyComparison, compare_strategies, divergences
 from ccattr.stats.labels import METRICS, category_sort, n_params_of, scale_label, scale_order, strategy_sort
+from ccattr.stats.methods import (
+    AGREEMENT_COLUMNS,
+    VERDICT_COLUMNS,
+    MethodCheck,
+    MethodComparison,
+    check_summary,
+    compare_methods,
+)
 from ccattr.stats.plateau import Plateau, plateau
 from ccattr.stats.results import bootstrap_ci
 from ccattr.stats.scale import ScaleTrend, category_shares, scale_trends, trend_table
-from ccattr.tables import table_files, with_runs
+from ccattr.tables import CHECK_SUFFIXES, table_files, with_runs
 
 RUN_COLUMNS = ["strategy", "scale", "family", "n_params", "run_id"]
 DIVERGENCE_COLUMNS = ["scale", "n_params", "a", "b", "n", "mean_jsd", "ci_low", "ci_high",
@@ -74,6 +82,20 @@ def load_fidelity(attributions_dir: str | Path, runs: pd.DataFrame | None = None
         pd.DataFrame(columns=[*ITEM_COLUMNS, "strategy", "scale"])
     items["clause_id"] = items["clause_id"].astype(str)
     return with_runs(items, runs) if runs is not None else items
+
+
+def load_method_check(check_dir: str | Path, runs: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``(units, clauses)``: the check_methods stage's tables (``<name>.parquet``,
+    ``<name>.clauses.parquet`` in ``results/method_check``; one row per unit or clause and
+    ``method``), all models, joined to ``runs`` when given; empty frames when there are none."""
+    frames = {}
+    for kind in CHECK_SUFFIXES:
+        parts = [pd.read_parquet(p) for p in table_files(Path(check_dir), kind)]
+        df = pd.concat(parts, ignore_index=True) if parts else \
+            pd.DataFrame(columns=["clause_id", "method", "strategy", "scale"])
+        df["clause_id"] = df["clause_id"].astype(str)
+        frames[kind] = with_runs(df, runs) if runs is not None else df
+    return frames["units"], frames["clauses"]
 
 
 def load_eval(eval_dir: str | Path) -> pd.DataFrame:
@@ -199,6 +221,8 @@ class Comparison:
     trends: tuple[ScaleTrend, ...]
     plateau: Plateau | None
     fidelity: Fidelity | None = None
+    methods: MethodComparison | None = None
+    """The cheaper estimators against exact leave-one-out (None: no check given)."""
 
     @property
     def labels(self) -> dict[str, str]:
@@ -221,8 +245,8 @@ def run_comparison(long_df: pd.DataFrame, clause_df: pd.DataFrame, eval_df: pd.D
                    params: Any = None, top_k_fraction: float | None = None, *,
                    metrics: Sequence[str] = METRICS,
                    categories: Sequence[str] | None = None,
-                   fidelity_df: pd.DataFrame | None = None) -> tuple[dict[str, pd.DataFrame],
-                                                                     dict[str, Any]]:
+                   fidelity_df: pd.DataFrame | None = None,
+                   method_check: MethodCheck | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Every test of the study over the pipeline's tables.
 
     ``params`` is :class:`ccattr.config.StatisticsParams` (``alpha, n_bootstrap,
@@ -237,9 +261,12 @@ def run_comparison(long_df: pd.DataFrame, clause_df: pd.DataFrame, eval_df: pd.D
     Returns ``(tables, summary)``: tables ``similarity``, ``focus``, ``strategy_tests``,
     ``pairwise``, ``divergence``, ``category_shares``, ``trends``, ``plateau_by_scale``,
     ``plateau_gains``, ``plateau``, ``runs`` (one row per model), ``divergence_clauses`` (the
-    per-clause JSD of every pair) and ``examples`` (the heat-map clauses); summary: JSON-able
-    dict (NaN as null) with the settings, the scales, records of the main tables, ``claims``
-    and ``findings`` (the plain sentences).
+    per-clause JSD of every pair), ``examples`` (the heat-map clauses), the fidelity tables and
+    ``method_agreement`` / ``method_verdicts`` (:mod:`~ccattr.stats.methods`, from
+    ``method_check``: the check_methods stage's tables; empty without); summary: JSON-able
+    dict (NaN as null) with the settings, the scales, records of the main tables, ``claims``,
+    ``method_check`` (the estimators' pooled agreement, cost and verdicts changed) and
+    ``findings`` (the plain sentences).
     """
     if params is None:
         from ccattr.config import StatisticsParams
@@ -297,6 +324,11 @@ def run_comparison(long_df: pd.DataFrame, clause_df: pd.DataFrame, eval_df: pd.D
         if fid.strategy_tests else pd.DataFrame(columns=PAIR_COLUMNS)
     tables["fidelity_trends"] = trend_table(fid.trends)
 
+    # cheaper estimators vs exact: agreement, cost, and the study's verdicts on the check's clauses
+    methods = compare_methods(method_check, eval_df, params, top_k_fraction) if method_check is not None else None
+    tables["method_agreement"] = methods.agreement if methods else pd.DataFrame(columns=AGREEMENT_COLUMNS)
+    tables["method_verdicts"] = methods.verdicts if methods else pd.DataFrame(columns=VERDICT_COLUMNS)
+
     tables["runs"] = runs_table(eval_df, clause_df, long_df)
     tables["divergence_clauses"] = _divergence_clauses(divs)
     tables["examples"] = heatmap_examples(divs, long_scales)
@@ -305,7 +337,7 @@ def run_comparison(long_df: pd.DataFrame, clause_df: pd.DataFrame, eval_df: pd.D
                                              if "strategy" in df.columns)))
     comparison = Comparison(alpha, params.plateau_gain, params.quality_metric, top_k_fraction,
                             tuple(strategies), _scale_list(eval_df, clause_df, long_df), tuple(tests),
-                            tuple(divs), tuple(trends), pl, fid)
+                            tuple(divs), tuple(trends), pl, fid, methods)
     verdicts = claims(comparison)
     summary: dict[str, Any] = {
         "alpha": alpha, "n_bootstrap": nb, "n_permutations": nperm,
@@ -315,6 +347,7 @@ def run_comparison(long_df: pd.DataFrame, clause_df: pd.DataFrame, eval_df: pd.D
         "top_k_fraction": top_k_fraction, "metrics": list(metrics),
         "strategies": strategies, "scales": list(comparison.scales),
         **{name: _records(tables[name]) for name in RECORD_TABLES},
+        "method_check": check_summary(methods),
         "claims": verdicts, "findings": sentences(comparison, verdicts),
     }
     return tables, _nan_to_none(summary)
@@ -397,7 +430,7 @@ def save_comparison(out_dir: str | Path, tables: dict[str, pd.DataFrame],
 TEXT_COLUMNS = ("strategy", "scale", "a", "b", "strategies", "clause_id", "run_id", "family",
                 "model_family", "category", "metric", "scales", "mean_share", "plateau_scale",
                 "from_scale", "to_scale", "last_from", "last_to", "why", "note", "pattern",
-                "verdict", "test", "effect_name", "kind")
+                "verdict", "test", "effect_name", "kind", "method", "exact", "claim")
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -422,5 +455,5 @@ def load_comparison(compare_dir: str | Path) -> tuple[dict[str, pd.DataFrame], d
 
 
 __all__ = ["TEXT_COLUMNS", "Comparison", "heatmap_examples", "load_attributions", "load_comparison",
-           "load_eval", "load_fidelity", "plot_tables", "read_table", "run_comparison", "runs_table",
-           "save_comparison"]
+           "load_eval", "load_fidelity", "load_method_check", "plot_tables", "read_table", "run_comparison",
+           "runs_table", "save_comparison"]

@@ -17,6 +17,7 @@ from ccattr.stats.labels import (
     METRIC_LABELS,
     METRIC_SHORT,
     format_p,
+    method_label,
     strategy_label,
 )
 
@@ -343,13 +344,39 @@ def _fidelity_sentences(c: Comparison) -> list[str]:
     return out
 
 
+def _method_sentences(c: Comparison) -> list[str]:
+    """Per estimator checked: how alike it ranks clause words to exact, at what cost, and how
+    many of the study's verdicts change with it."""
+    m = c.methods
+    if m is None:
+        return []
+    out = []
+    for method, p in m.pooled.items():
+        who = method_label(method, m.check.n_samples)
+        over = f"over {p['attributions']} attributions of {p['clauses']} clauses"
+        if _isnan(p["spearman"]):
+            rank = f"{who} could not be compared with exact leave-one-out {over} (no clause ranked its words)"
+        else:
+            rank = (f"{who} ranks clause words like exact leave-one-out with mean Spearman "
+                    f"{_num(p['spearman'])} [{_num(p['ci_low'])}, {_num(p['ci_high'])}] {over} "
+                    f"(same top word in {p['top1_same']} of {p['top1_scored']})")
+        cost = "" if _isnan(p["cost_ratio"]) else f", at {p['cost_ratio']:.2g}x its cost"
+        if p["verdicts_compared"]:
+            change = f"{p['verdicts_changed']} of {p['verdicts_compared']} verdicts change"
+        else:
+            change = "no test of the study can run on so few clauses, so no verdict is compared"
+        out.append(f"{rank}{cost}; {change}.")
+    return out
+
+
 def sentences(c: Comparison, verdicts: dict[str, Any] | None = None) -> list[str]:
     """Plain sentences from the typed results.
 
     Order: the claim verdicts, then per scale the omnibus entropy test, FFT-vs-other (or every
     pair without FFT) entropy contrasts and category-pattern divergences; then the scale
     trends of the claim-2 categories (and of any other category with a significant trend);
-    then the plateau per strategy; then number and identifier fidelity. "Significant" is at ``alpha`` after Holm correction.
+    then the plateau per strategy; then number and identifier fidelity; then each cheaper estimator
+    against exact leave-one-out. "Significant" is at ``alpha`` after Holm correction.
     """
     out = _claim_sentences(c, verdicts or claims(c))
     has_fft = "fft" in c.strategies
@@ -369,7 +396,7 @@ def sentences(c: Comparison, verdicts: dict[str, Any] | None = None) -> list[str
             if t.category in CLAIM2_CATEGORIES or _sig(t.p_holm, c.alpha)]
     quality = QUALITY_LABELS.get(c.quality_metric or "similarity", "rule similarity")
     out += [_plateau_sentence(p, c, quality) for p in (c.plateau.strategies if c.plateau else ())]
-    return out + _fidelity_sentences(c)
+    return out + _fidelity_sentences(c) + _method_sentences(c)
 
 
 def findings(summary: dict[str, Any]) -> list[str]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import get_args
 
 import pandas as pd
 
 from ccattr.categories import CATEGORIES
-from ccattr.config import STRATEGIES
+from ccattr.config import STRATEGIES, AttributionMethod
 
 STRATEGY_ORDER: tuple[str, ...] = STRATEGIES
 STRATEGY_LABELS = {"fft": "FFT", "lora": "LoRA", "qlora": "QLoRA", "hybrid": "Hybrid"}
@@ -31,6 +32,13 @@ CATEGORY_LABELS = {"number": "numbers", "unit": "units of measure", "rule_id": "
                    "deontic": "deontic words (shall, must, may)", "comparator": "comparators",
                    "negation": "negations", "entity": "entities", "function": "function words",
                    "punct": "punctuation"}
+#: Attribution methods (:data:`ccattr.config.AttributionMethod`, exact first) in words, and
+#: what each estimator's budget (``n_samples``) counts.
+METHOD_ORDER: tuple[str, ...] = get_args(AttributionMethod)
+METHOD_LABELS = {"exact": "exact leave-one-out", "shapley": "Shapley sampling", "kernel_shap": "KernelSHAP",
+                 "lime": "LIME", "layer_ig": "layer integrated gradients"}
+METHOD_BUDGETS = {"shapley": "permutations", "kernel_shap": "coalitions", "lime": "coalitions",
+                  "layer_ig": "integration steps"}
 
 
 def human_count(n: float | int | None) -> str:
@@ -56,6 +64,25 @@ def scale_label(scale: str, n_params: float | int | None) -> str:
 
 def strategy_label(strategy: str) -> str:
     return STRATEGY_LABELS.get(strategy, strategy)
+
+
+def method_label(method: str, n_samples: float | int | None = None) -> str:
+    """An attribution method in words, with its budget when given.
+
+    >>> method_label("kernel_shap", 25), method_label("exact"), method_label("layer_ig", 8)
+    ('KernelSHAP (25 coalitions)', 'exact leave-one-out', 'layer integrated gradients (8 integration steps)')
+    """
+    label = METHOD_LABELS.get(method, method)
+    budget = None if n_samples is None or (isinstance(n_samples, float) and math.isnan(n_samples)) else int(n_samples)
+    if method in METHOD_BUDGETS and budget is not None:
+        label += f" ({budget} {METHOD_BUDGETS[method]})"
+    return label
+
+
+def method_sort(names: Iterable[str]) -> list[str]:
+    """Distinct methods in the config's order (exact first), unknown ones last by name."""
+    names = set(names)
+    return [m for m in METHOD_ORDER if m in names] + sorted(names - set(METHOD_ORDER))
 
 
 def format_p(p: float | None) -> str:
@@ -101,7 +128,8 @@ def n_params_of(df: pd.DataFrame, scale: str) -> int | None:
     return int(v.iloc[0]) if len(v) and pd.notna(v.iloc[0]) else None
 
 
-__all__ = ["CATEGORIES", "CATEGORY_LABELS", "CLAIM2_CATEGORIES", "FIDELITY_KIND_LABELS", "KEY_CATEGORIES", "METRICS",
-           "METRIC_DIRECTION", "METRIC_LABELS", "METRIC_SHORT", "STRATEGY_LABELS", "STRATEGY_ORDER",
-           "category_sort", "format_p", "human_count", "n_params_of", "scale_label", "scale_order",
-           "strategy_label", "strategy_sort"]
+__all__ = ["CATEGORIES", "CATEGORY_LABELS", "CLAIM2_CATEGORIES", "FIDELITY_KIND_LABELS", "KEY_CATEGORIES",
+           "METHOD_BUDGETS", "METHOD_LABELS", "METHOD_ORDER", "METRICS", "METRIC_DIRECTION", "METRIC_LABELS",
+           "METRIC_SHORT", "STRATEGY_LABELS", "STRATEGY_ORDER", "category_sort", "format_p", "human_count",
+           "method_label", "method_sort", "n_params_of", "scale_label", "scale_order", "strategy_label",
+           "strategy_sort"]
