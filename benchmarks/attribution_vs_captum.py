@@ -10,12 +10,14 @@ from ``data/corpus/*.jsonl``, generates each clause's rule greedily as the targe
   mode) on :meth:`Attributor.captum_input` (the prompt with each unit a ``{}`` slot, baseline
   ``""``),
 
-each in fp32 (exact) and, where the device computes bf16 natively, in bf16 autocast (ccattr's
-fast mode, ``precision="bf16-mixed"``; Captum's forwards wrapped in the same ``torch.autocast``),
-in one process, interleaved clause by clause (the order rotates), after one untimed warm-up
-clause each, and prints one JSON object. The fast mode's scores are compared with exact fp32:
-Spearman rank correlation of the word scores per clause (mean and minimum) and the share of
-clauses whose top-1 word is the same.
+each in fp32 (exact, whole vocabulary) and, where the device computes bf16 natively, in bf16
+autocast (``precision="bf16-mixed"``; Captum's forwards wrapped in the same ``torch.autocast``),
+plus ccattr's fast mode: bf16 autocast with the vocabulary shortlist (``--shortlist``, default
+``attribution.shortlist``), what the pipeline runs on such a device. All in one process,
+interleaved clause by clause (the order rotates), after one untimed warm-up clause each; prints
+one JSON object. The faster sides' scores (``fast_*``: the fast mode; ``autocast_only_*``) are
+compared with exact fp32: Spearman rank correlation of the word scores per clause (mean and
+minimum) and the share of clauses whose top-1 word is the same.
 
     PYTHONPATH=src .venv/bin/python benchmarks/attribution_vs_captum.py --clauses 20 --threads 2
 

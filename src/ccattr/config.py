@@ -47,6 +47,8 @@ STRATEGIES: tuple[str, ...] = get_args(Strategy)
 PrecisionSetting = Literal["auto", "fp32", "bf16-mixed", "bf16"]
 #: Attribution estimators (see ccattr.estimators): exact leave-one-out or one of Captum's.
 AttributionMethod = Literal["exact", "shapley", "kernel_shap", "lime", "layer_ig"]
+#: The reference method: leave-one-out, against which the estimators are measured.
+EXACT_METHOD: AttributionMethod = "exact"
 #: What an attribution perturbs, with what, and what it scores (see ccattr.attribution).
 AttributionUnit = Literal["word", "token", "span"]
 Perturbation = Literal["remove", "neutral", "same_category"]

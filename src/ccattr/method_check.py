@@ -23,9 +23,8 @@ import pandas as pd
 from scipy.stats import spearmanr
 
 from ccattr.attribution import CLAUSE_COLUMNS, LONG_COLUMNS, Attributor, ClauseAttribution, top_k_count
+from ccattr.config import EXACT_METHOD as EXACT
 
-#: The reference every estimator is measured against.
-EXACT = "exact"
 #: Per-clause agreement with exact (:func:`agreement`).
 AGREEMENT_COLUMNS = ("spearman", "top_k_overlap", "top1_same")
 #: The check's unit table: the attribute stage's unit rows, each with the method that scored it.

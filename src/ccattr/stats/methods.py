@@ -26,12 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ccattr.config import EXACT_METHOD as EXACT
 from ccattr.stats.labels import method_sort, n_params_of, scale_order, strategy_sort
 from ccattr.stats.results import bootstrap_ci
 
-#: The reference method (:data:`ccattr.config.AttributionMethod`); ``ccattr.method_check`` names
-#: it too, but importing it here would load torch into the statistics.
-EXACT = "exact"
 AGREEMENT_COLUMNS = ["method", "n_samples", "strategy", "scale", "n_params", "clauses", "n_spearman",
                      "spearman", "ci_low", "ci_high", "top_k_overlap", "top1_same", "s_per_clause",
                      "exact_s_per_clause", "cost_ratio"]
