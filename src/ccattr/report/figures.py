@@ -193,14 +193,18 @@ def fig_fidelity(rates: pd.DataFrame, confidence: float = 0.95) -> plt.Figure | 
         ax.set_ylim(0, 1.04)
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("share of items faithful")
-    legend = {lab: h for ax in axes.ravel() for h, lab in zip(*ax.get_legend_handles_labels(),
-                                                              strict=True)}
-    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=max(1, len(legend)),
-               fontsize=9, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    _shared_legend(fig, axes)
     fig.suptitle("Number and identifier fidelity vs model scale "
                  f"(pooled over items, {confidence:.0%} CI resampling clauses)", fontsize=11)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
+
+
+def _shared_legend(fig: plt.Figure, axes: np.ndarray) -> None:
+    """One legend under all panels, each label once (panels repeat the strategies' lines)."""
+    legend = {lab: h for ax in axes.ravel() for h, lab in zip(*ax.get_legend_handles_labels(), strict=True)}
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=max(1, len(legend)),
+               fontsize=9, frameon=False, bbox_to_anchor=(0.5, 0.0))
 
 
 def fig_method_agreement(agreement: pd.DataFrame, confidence: float = 0.95) -> plt.Figure | None:
@@ -227,9 +231,7 @@ def fig_method_agreement(agreement: pd.DataFrame, confidence: float = 0.95) -> p
         ax.set_ylim(-1.05, 1.05)
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("mean Spearman with exact")
-    legend = {lab: h for ax in axes.ravel() for h, lab in zip(*ax.get_legend_handles_labels(), strict=True)}
-    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=max(1, len(legend)),
-               fontsize=9, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    _shared_legend(fig, axes)
     fig.suptitle("Cheaper estimators vs exact leave-one-out: word-rank agreement per clause "
                  f"(mean, {confidence:.0%} CI resampling clauses)", fontsize=11)
     fig.tight_layout(rect=(0, 0.1, 1, 1))
