@@ -762,11 +762,9 @@ class _Scorer:
             hidden = self._hidden(**kw)
             pos = torch.tensor(first, device=self.device)[:, None] + steps               # (b, T)
             h = hidden[torch.arange(b, device=self.device)[:, None], pos]              # (b, T, d)
-            lp = head.logprobs(h)
+            lp = head.logprobs(h).double().cpu().numpy()
             self.logit_positions += b * n_t
-            for r, i in enumerate(chunk):
-                out[i] = float(lp[r].double().sum())
-                tok_out[i] = lp[r].double().cpu().numpy()
+            out[chunk], tok_out[chunk] = lp.sum(axis=1), lp
             return
         # Logit predicting the first target token, in batch coordinates.
         lo, hi = min(first), max(first) + n_t
@@ -828,8 +826,8 @@ class Attributor:
             against Captum); ``bf16-mixed`` runs them under bf16 autocast (log-softmax stays fp32).
         shortlist: ``None`` (default): each target token's log-probability normalizes over the
             whole vocabulary; ``k``: over the ``k`` likeliest tokens per target position after the
-            unperturbed prompt, in fp32, the rest of the vocabulary's mass taken from that prompt
-            (see :class:`_ShortlistHead`; the fast mode).
+            unperturbed prompt, in fp32, the rest of the vocabulary keeping the share of the mass
+            it has after that prompt (see :class:`_ShortlistHead`; the fast mode).
 
     Example (a random-weight model with the real SmolLM2 tokenizer; ~10 s, mostly reading the
     tokenizer out of the GGUF)::
