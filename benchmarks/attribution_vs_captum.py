@@ -13,7 +13,9 @@ from ``data/corpus/*.jsonl``, generates each clause's rule greedily as the targe
 each in fp32 (exact, whole vocabulary) and, where the device computes bf16 natively, in bf16
 autocast (``precision="bf16-mixed"``; Captum's forwards wrapped in the same ``torch.autocast``),
 plus ccattr's fast mode: bf16 autocast with the vocabulary shortlist (``--shortlist``, default
-``attribution.shortlist``), what the pipeline runs on such a device. All in one process,
+``attribution.shortlist``), what the pipeline runs on such a device. ccattr's bf16 sides give the
+Linear layers bf16 copies of their weights, cast once (``Precision.autocast(model)``: the same
+numbers as autocast's per-call casts); Captum runs under plain autocast, as its users run it. All in one process,
 interleaved clause by clause (the order rotates), after one untimed warm-up clause each; prints
 one JSON object. The faster sides' scores (``fast_*``: the fast mode; ``autocast_only_*``) are
 compared with exact fp32: Spearman rank correlation of the word scores per clause (mean and
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -82,6 +85,23 @@ def _agreement(key: str, fast: list[np.ndarray], exact: list[np.ndarray], second
                                                  for a, b in zip(fast, exact, strict=True) if len(a)])), 4),
         f"{key}_max_abs_diff": max(float(np.abs(a - b).max()) for a, b in zip(fast, exact, strict=True) if len(a)),
     }
+
+
+def _bf16_matmul_rate(d_model: int, d_ff: int, device: torch.device, rows: int = 512) -> float:
+    """FLOP/s of a bf16 ``rows x d_model @ d_model x d_ff`` matmul on ``device`` (best of 3 timings)."""
+    a = torch.randn(rows, d_model, dtype=torch.bfloat16, device=device)
+    w = torch.randn(d_ff, d_model, dtype=torch.bfloat16, device=device)
+    best = math.inf
+    for _ in range(4):  # the first is a warm-up
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        for _ in range(20):
+            torch.nn.functional.linear(a, w)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = min(best, (time.perf_counter() - t0) / 20)
+    return 2 * rows * d_model * d_ff / best
 
 
 def main() -> None:
@@ -151,6 +171,7 @@ def main() -> None:
     for _, fn in sides:
         fn(clauses[0], targets[0], inputs[0])
     warm_tokens, warm_logits = att._scorer.tokens_computed, att._scorer.logit_positions
+    warm_fast = atts["fast"]._scorer.tokens_computed if bf16 else 0
 
     # Interleaved per clause, the order rotating, so that every side sees the same machine load;
     # each side's time is the sum of its own calls.
@@ -198,6 +219,14 @@ def main() -> None:
         result["fast_shortlist"] = args.shortlist
         for key, side in (("fast", "ccattr_fast"), ("autocast_only", "ccattr_bf16-mixed")):
             result |= _agreement(key, scores[side], ours, times[side], times)
+        # Where the fast mode's time goes: its decoder matmuls alone, at the rate this device
+        # reaches on the model's largest one (bf16, a full batch), would take `fast_matmul_floor_s`;
+        # the rest is attention, norms, activations and dispatch.
+        rate = _bf16_matmul_rate(d_model, model.config.intermediate_size, device)
+        floor = 2 * (atts["fast"]._scorer.tokens_computed - warm_fast) * body / rate
+        result |= {"bf16_matmul_gflops": round(rate / 1e9, 1), "fast_matmul_floor_s": round(floor, 2),
+                   "fast_matmul_share": round(floor / times["ccattr_fast"], 3),
+                   "fast_matmul_floor_speedup_vs_captum_fp32": round(times["captum_fp32"] / floor, 2)}
         result["targets"] = {"fast_speedup_vs_captum_fp32": 5.0, "fast_spearman_mean": 0.98, "fast_top1_same": 0.95}
     else:
         result["fast_mode"] = "not run: no native bf16 on this device"

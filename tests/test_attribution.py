@@ -509,6 +509,47 @@ def test_bf16_autocast_ranks_the_clause_words_like_fp32(model, tok, template, re
     assert np.mean(rhos) >= 0.98
 
 
+def test_bf16_weight_copies_give_autocast_results_bit_for_bit(tok):
+    """With gradients off, ``Precision.autocast(model)`` swaps the fp32 Linear weights for bf16
+    copies made once. Logits and greedy decoding must equal plain autocast's bit for bit (base
+    and LoRA); the tied embedding stays fp32; the fp32 weights and the tie come back; a weight changed in place gets a new copy;
+    with gradients on nothing is swapped."""
+    from peft import LoraConfig, get_peft_model
+
+    from ccattr.precision import Precision
+
+    p = Precision("bf16-mixed", "cpu")
+    base = _tiny_llama(len(tok), seed=3, tie_word_embeddings=True)
+    cfg = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"], init_lora_weights=False)
+    lora = get_peft_model(copy.deepcopy(base), cfg).eval()
+    x = torch.tensor([tok.encode("The clear width of an accessible route shall be not less than 1200 mm.")])
+    for m in (base, lora):
+        with torch.no_grad():
+            with p.autocast():
+                ref = m(input_ids=x).logits
+            with p.autocast(m):
+                linears = [mod for mod in m.modules() if isinstance(mod, torch.nn.Linear)]
+                assert all(mod.weight.dtype == torch.bfloat16 for mod in linears)
+                assert m.get_input_embeddings().weight.dtype == torch.float32  # tied to the output layer
+                got = m(input_ids=x).logits
+                gen = m.generate(input_ids=x, do_sample=False, max_new_tokens=12, min_new_tokens=12)
+            with p.autocast():
+                ref_gen = m.generate(input_ids=x, do_sample=False, max_new_tokens=12, min_new_tokens=12)
+        assert torch.equal(ref, got) and torch.equal(ref_gen, gen)
+        assert m.get_output_embeddings().weight is m.get_input_embeddings().weight
+        assert all(t.dtype == torch.float32 for t in m.parameters())
+    down = base.model.layers[0].mlp.down_proj
+    with torch.no_grad():
+        down.weight.mul_(3.0)  # as an optimizer step would
+        with p.autocast():
+            ref = base(input_ids=x).logits
+        with p.autocast(base):
+            got = base(input_ids=x).logits
+    assert torch.equal(ref, got)
+    with p.autocast(base):
+        assert down.weight.dtype == torch.float32
+
+
 # ---------------------------------------------------------------------------------------------
 # Clause unit x rule token maps
 
@@ -611,7 +652,7 @@ def test_shortlist_falls_back_when_logits_are_not_the_output_layer(tok, template
             out.logits = out.logits * 0.5
             return out
 
-    base = _tiny_llama(len(tok), seed=3)
+    base = _tiny_llama(len(tok), seed=3, tie_word_embeddings=True)
     scaled = Scaled(base.config).eval()
     scaled.load_state_dict(base.state_dict())
     want = Attributor(scaled, tok, template, faithfulness=False).attribute(SHORT, TARGET)

@@ -588,7 +588,7 @@ class _Scorer:
     # -- model calls --------------------------------------------------------------------------
 
     def _forward(self, **kwargs: Any) -> Any:
-        with self.precision.autocast():
+        with self.precision.autocast(self.model):
             return self.model(**kwargs)
 
     def _prefix_kv(self, ids: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]] | None:
@@ -690,7 +690,7 @@ class _Scorer:
     def _hidden(self, **kwargs: Any) -> torch.Tensor:
         """The decoder's last hidden states (after its final norm): the model's forward without
         its output layer. LoRA layers sit inside the decoder's modules, so they apply."""
-        with self.precision.autocast():
+        with self.precision.autocast(self.model):
             return _hf_model(self.model).get_decoder()(**kwargs).last_hidden_state
 
     def _shortlist_head(self, rows: list[tuple[int, ...]], starts: list[int], tgt: list[int], kv: Any,

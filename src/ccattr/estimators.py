@@ -45,7 +45,8 @@ def _perturbation_scores(attributor: Any, clause: str, target: str, method: str,
     llm = ca.LLMAttribution(getattr(ca, _PERTURBATION[method])(attributor.model), attributor.tokenizer)
     # Captum draws its permutations and coalitions from torch's global generator.
     torch.manual_seed(seed)
-    with attributor.precision.autocast():
+    # Forwards only: without gradients the autocast weight casts are paid once, as in leave-one-out.
+    with torch.no_grad(), attributor.precision.autocast(attributor.model):
         res = llm.attribute(attributor.captum_input(clause, units), target=target, forward_in_tokens=False,
                             n_samples=n_samples)
     return res.seq_attr.float().cpu().numpy().astype(np.float64)

@@ -89,7 +89,7 @@ def generate(model, template: PromptTemplate, clauses: Sequence[str], max_new_to
             p = prompts[i]
             ids[row, width - len(p):] = torch.tensor(p)
             mask[row, width - len(p):] = 1
-        with precision.autocast():
+        with precision.autocast(model):
             gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
                                  max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens or None,
                                  eos_token_id=end_ids, pad_token_id=pad_id, suppress_tokens=suppress)
