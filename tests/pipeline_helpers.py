@@ -1,12 +1,19 @@
-"""Helpers for the pipeline tests: a committed copy of the project, subprocess runs, ports."""
+"""Helpers for the pipeline tests: a committed copy of the project, subprocess runs, ports, a warm
+interpreter."""
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,3 +60,33 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+_SOCKETS = itertools.count()
+
+
+@contextlib.contextmanager
+def warm_interpreter(env: dict) -> Iterator[dict]:
+    """``env`` with ``CCATTR_ZYGOTE`` naming a warm interpreter (ccattr.zygote) that serves while
+    inside: stages launched by ``dvc`` fork from it, as under ``make repro`` and
+    ``scripts/retrain.sh``, instead of importing torch & co. each (seconds per stage)."""
+    sock = Path(tempfile.gettempdir()) / f"ccattr-test-{os.getpid()}-{next(_SOCKETS)}.sock"  # AF_UNIX paths are short
+    proc = subprocess.Popen([sys.executable, "-m", "ccattr.zygote", "serve", "--socket", str(sock),
+                             "--idle-timeout", "3600"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while not sock.exists():  # bound once the libraries are imported
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the warm interpreter did not start (exit status {proc.poll()})")
+            time.sleep(0.1)
+        yield {**env, "CCATTR_ZYGOTE": str(sock)}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server stops, its children with it, and unlinks the socket
+        deadline = time.monotonic() + 10
+        while sock.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The interpreter's own exit (torch & co. loaded) takes seconds and leaves nothing to keep.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)

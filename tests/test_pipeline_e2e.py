@@ -19,7 +19,7 @@ from secrets import token_hex
 import numpy as np
 import pandas as pd
 import pytest
-from pipeline_helpers import BIN, base_env, free_port, new_project, run
+from pipeline_helpers import BIN, base_env, free_port, new_project, run, warm_interpreter
 
 from ccattr.io import sha256_file
 from ccattr.tracking import dvc_deps_hash
@@ -71,7 +71,10 @@ def project(tmp_path_factory, server):
     run(["git", "commit", "-qam", "local DVC remote"], root, env)
     env = {**env, **SECRETS, "MLFLOW_TRACKING_URI": uri, "MLFLOW_TRACKING_USERNAME": "ccattr-test"}
     first = run(["scripts/retrain.sh", "--summary", "retrain-summary.md", "--commit"], root, env)
-    return root, env, first
+    # Later runs (the sweep, ...) fork their stages from a warm interpreter, as `make repro` does
+    # (retrain.sh starts its own).
+    with warm_interpreter(env) as env:
+        yield root, env, first
 
 
 def test_every_stage_writes_its_outputs(project):

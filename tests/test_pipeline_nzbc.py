@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from pipeline_helpers import ROOT, base_env, new_project, run
+from pipeline_helpers import ROOT, base_env, new_project, run, warm_interpreter
 
 pytestmark = pytest.mark.e2e
 FIXTURE = ROOT / "tests" / "fixtures" / "nzbc_lrml_sample.csv"
@@ -36,8 +36,9 @@ def project(tmp_path_factory):
     cli = [sys.executable, "-m", "ccattr.cli"]
     imported = run([*cli, "corpus", "import", str(FIXTURE), "--out", CORPUS], root, env)
     validated = run([*cli, "corpus", "validate", "--json"], root, env)
-    repro = run(["dvc", "repro"], root, env, timeout=1500)
-    return root, env, imported, validated, repro
+    with warm_interpreter(env) as env:  # stages fork from it, as under `make repro`
+        repro = run(["dvc", "repro"], root, env, timeout=1500)
+        yield root, env, imported, validated, repro
 
 
 def test_import_and_validate_under_lrml(project):
