@@ -80,7 +80,9 @@ def runs(tmp_path_factory):
     # The uninterrupted copy's stages, and every later run's, fork from a warm interpreter (as
     # under `make repro`): the comparison also holds the two launch paths to the same results.
     with warm_interpreter(env) as warm:
-        run(["dvc", "repro"], clean, warm)
+        uninterrupted = run(["dvc", "repro"], clean, warm)
+        for out, how in ((resumed, "plain python"), (uninterrupted, "forked from the warm interpreter")):
+            assert f"to first work ({how})" in out.stdout + out.stderr, how
         yield killed, clean, warm, left, resumed
 
 

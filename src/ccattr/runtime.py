@@ -105,7 +105,9 @@ def first_work(stage: str) -> float:
     """Mark where ``stage``'s real work begins; log (and return) the start-up time so far. With
     ``CCATTR_STOP_AT_FIRST_WORK=1`` in the environment the process prints it as JSON and exits."""
     elapsed = time.time() - _process_start()
-    logging.getLogger("ccattr.runtime").info("start-up: %.1f s to first work", elapsed)
+    zygote = sys.modules.get("ccattr.zygote")
+    how = "forked from the warm interpreter" if getattr(zygote, "FORKED", False) else "plain python"
+    logging.getLogger("ccattr.runtime").info("start-up: %.1f s to first work (%s)", elapsed, how)
     if os.environ.get(STOP_AT_FIRST_WORK):
         print(json.dumps({"stage": stage, "startup_s": round(elapsed, 3)}), file=sys.stderr, flush=True)
         os._exit(0)  # skip atexit hooks: nothing was produced, nothing needs flushing

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import os
 import select
@@ -37,8 +38,6 @@ PRELOAD = ("torch", "transformers", "transformers.modeling_utils", "transformers
 
 def preload(modules=PRELOAD) -> dict[str, str]:
     """Import ``modules``; return those that failed (optional ones may be absent)."""
-    import importlib
-
     os.environ.setdefault("MPLBACKEND", "Agg")
     failed = {}
     for name in modules:
@@ -49,8 +48,14 @@ def preload(modules=PRELOAD) -> dict[str, str]:
     return failed
 
 
+#: True in a stage process forked from the server (``ccattr.runtime`` says so in its start-up line).
+FORKED = False
+
+
 def _run_child(request: dict, fds: list[int]) -> None:
     """In the forked child: become the stage process and never return."""
+    # The server runs as `python -m ccattr.zygote`, i.e. as __main__: mark the module stages import.
+    importlib.import_module("ccattr.zygote").FORKED = True
     code = 1
     try:
         for target, fd in enumerate(fds[:3]):
