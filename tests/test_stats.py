@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as st
+from scipy.spatial.distance import jensenshannon
 
 from ccattr import stats
 from ccattr.stats import focus
@@ -229,6 +230,24 @@ def test_divergence_identical_and_disjoint():
     res = stats.distribution_divergence(disjoint, "fft", "lora", "s1", n_permutations=100)
     assert res.result.effect == pytest.approx(1.0)
     assert res.result.pvalue < 0.05          # number vs function word on every clause: systematic
+
+
+def test_divergence_of_strategies_equal_up_to_rounding_is_not_significant():
+    # Two strategies whose scores differ by 1e-9 relative (rounding, not a pattern). With scipy's
+    # jensenshannon the observed statistic came out NaN, no permutation compared as extreme to
+    # it, and the test reported the smallest p-value it can (1 / (permutations + 1)): "significant".
+    # (The per-clause divergences, and so the effect, were NaN on every seed tried.)
+    rng = np.random.default_rng(9)  # a seed whose observed statistic scipy made NaN
+    long_df = sim_long_table(rng, n=12)
+    near = long_df.copy()
+    fft = near["strategy"] == "fft"
+    noise = 1 + 1e-9 * rng.standard_normal(int(fft.sum()))
+    near.loc[fft, "norm_score"] = near.loc[~fft, "norm_score"].to_numpy() * noise
+    res = stats.distribution_divergence(near, "fft", "lora", "s1", n_permutations=200, n_bootstrap=100,
+                                        mde_alpha=0.05)
+    assert np.isfinite(res.per_clause["jsd"]).all() and res.result.effect < 1e-15
+    assert np.isfinite(res.result.statistic) and res.result.statistic < 1e-15
+    assert res.result.pvalue > 0.05
 
 
 def test_category_shares_fill_zero_and_baseline():
@@ -500,8 +519,8 @@ def test_divergence_permutation_is_exact_when_swaps_are_few():
     qa, qb = prof.loc["fft"].to_numpy(), prof.loc["lora"].to_numpy()
     swaps = np.array(np.meshgrid(*[[0, 1]] * 6)).reshape(6, -1).T[:, :, None]     # (64, clause, 1)
     a, b = np.where(swaps, qb, qa).mean(axis=1), np.where(swaps, qa, qb).mean(axis=1)
-    null = focus._jsd(a, b)
-    observed = focus._jsd(qa.mean(axis=0), qb.mean(axis=0))
+    null = jensenshannon(a, b, axis=-1, base=2) ** 2                             # scipy as the oracle
+    observed = jensenshannon(qa.mean(axis=0), qb.mean(axis=0), base=2) ** 2
     assert res.result.statistic == pytest.approx(observed)
     assert res.result.pvalue == pytest.approx(np.mean(null >= observed * (1 - 1e-12)))
 

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats as st
-from scipy.spatial.distance import jensenshannon
 
 from ccattr import power
 from ccattr.stats.labels import n_params_of, strategy_sort
@@ -261,14 +260,9 @@ class Divergence:
                 "medium": self.medium, "verdict": self.verdict, "note": r.note}
 
 
-def _jsd(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Row-wise Jensen-Shannon *divergence* (squared scipy distance), base 2."""
-    return jensenshannon(p, q, axis=-1, base=2) ** 2
-
-
 def _profile_jsd(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     """JSD of the mean category profiles of two strategies (categories x clauses on ``axis``)."""
-    return _jsd(np.mean(a, axis=axis), np.mean(b, axis=axis))
+    return power.jsd(np.mean(a, axis=axis), np.mean(b, axis=axis))
 
 
 def _unit_matrices(d: pd.DataFrame, a: str, b: str, clauses: list[str]):
@@ -340,7 +334,7 @@ def distribution_divergence(long_df: pd.DataFrame, strategy_a: str, strategy_b: 
             "permutation", n=n, effect_name=name, note="no clauses attributed under both strategies"))
     pa, pb, cats, row, pos, notes = _unit_matrices(d[d["clause_id"].isin(clauses)], strategy_a,
                                                    strategy_b, clauses)
-    jsd = _jsd(pa, pb)
+    jsd = power.jsd(pa, pb)
     lo, hi = bootstrap_ci((jsd,), np.mean, rng, n_bootstrap, confidence)
 
     # per-clause category profiles (clause x category), then the test on their means
@@ -366,7 +360,7 @@ def distribution_divergence(long_df: pd.DataFrame, strategy_a: str, strategy_b: 
         top = np.argsort(-profile)[:2]
         shift = np.zeros_like(profile)
         shift[top] = (-0.05, 0.05)
-        medium = float(_jsd(np.clip(profile + shift, 0, None), np.clip(profile - shift, 0, None)))
+        medium = float(power.jsd(np.clip(profile + shift, 0, None), np.clip(profile - shift, 0, None)))
     result = TestResult("permutation", observed, p, n, float(jsd.mean()), name, lo, hi, "; ".join(notes))
     return Divergence(**base, result=result, per_clause=pd.DataFrame({"clause_id": clauses, "jsd": jsd}),
                       mde=mde, medium=medium)
