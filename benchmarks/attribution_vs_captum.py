@@ -23,12 +23,16 @@ minimum) and the share of clauses whose top-1 word is the same.
 
     PYTHONPATH=src .venv/bin/python benchmarks/attribution_vs_captum.py --clauses 20 --threads 2
 
-On a CPU both sides are bound by matmul FLOPs, so the speedup is about the ratio of work:
-Captum runs prompt + target (~110 tokens) with full-vocabulary logits at every position for
-each perturbation; ccattr skips the prompt prefix the perturbation shares with the original
-(~40 tokens) and computes logits only where the target is predicted. Exactness forbids
-skipping the target tokens themselves, which dominate. On a GPU, where Captum's one-sequence
-forwards are latency-bound, batching adds a large factor on top.
+On a CPU both sides spend most of their time in matmuls, so the speedup is about the ratio of
+work times, for the bf16 sides, the ratio of the bf16 and fp32 matmul rates: Captum runs prompt
++ target (~110 tokens) with full-vocabulary logits at every position for each perturbation;
+ccattr skips the prompt prefix the perturbation shares with the original (~40 tokens) and
+computes logits only where the target is predicted. Exactness forbids skipping the target tokens
+themselves, which dominate. The JSON says how far each side is from its matmuls alone
+(``*_matmul_floor_s``, ``*_matmul_share``) and what the fast mode would reach at Captum fp32's
+efficiency (``fast_equal_efficiency_speedup_vs_captum_fp32``). On a GPU, where Captum's
+one-sequence forwards are latency-bound, batching should add to it (not measured: no GPU has
+been lent).
 """
 
 from __future__ import annotations
@@ -87,10 +91,10 @@ def _agreement(key: str, fast: list[np.ndarray], exact: list[np.ndarray], second
     }
 
 
-def _bf16_matmul_rate(d_model: int, d_ff: int, device: torch.device, rows: int = 512) -> float:
-    """FLOP/s of a bf16 ``rows x d_model @ d_model x d_ff`` matmul on ``device`` (best of 3 timings)."""
-    a = torch.randn(rows, d_model, dtype=torch.bfloat16, device=device)
-    w = torch.randn(d_ff, d_model, dtype=torch.bfloat16, device=device)
+def _matmul_rate(d_model: int, d_ff: int, device: torch.device, dtype: torch.dtype, rows: int = 512) -> float:
+    """FLOP/s of a ``rows x d_model @ d_model x d_ff`` matmul in ``dtype`` on ``device`` (best of 3 timings)."""
+    a = torch.randn(rows, d_model, dtype=dtype, device=device)
+    w = torch.randn(d_ff, d_model, dtype=dtype, device=device)
     torch.nn.functional.linear(a, w)  # warm-up: the kernel's first call pays its set-up
     best = math.inf
     for _ in range(3):
@@ -220,14 +224,24 @@ def main() -> None:
         result["fast_shortlist"] = args.shortlist
         for key, side in (("fast", "ccattr_fast"), ("autocast_only", "ccattr_bf16-mixed")):
             result |= _agreement(key, scores[side], ours, times[side], times)
-        # Where the fast mode's time goes: its decoder matmuls alone, at the rate this device
-        # reaches on the model's largest one (bf16, a full batch), would take `fast_matmul_floor_s`;
-        # the rest is attention, norms, activations and dispatch.
-        rate = _bf16_matmul_rate(d_model, model.config.intermediate_size, device)
-        floor = 2 * (atts["fast"]._scorer.tokens_computed - warm_fast) * body / rate
-        result |= {"bf16_matmul_gflops": round(rate / 1e9, 1), "fast_matmul_floor_s": round(floor, 2),
+        # Where the time goes: each side's decoder matmuls alone (Captum fp32's also its
+        # full-vocabulary head), at the rate this device reaches on the model's largest matmul in
+        # a full batch, in that side's precision. The rest is attention, norms, activations and
+        # dispatch. `fast_equal_efficiency_speedup_vs_captum_fp32` is the speedup if both sides
+        # spent the same share of their time outside those matmuls: the ratio of work times the
+        # ratio of the two rates.
+        d_ff = model.config.intermediate_size
+        rate16 = _matmul_rate(d_model, d_ff, device, torch.bfloat16)
+        rate32 = _matmul_rate(d_model, d_ff, device, torch.float32)
+        floor = 2 * (atts["fast"]._scorer.tokens_computed - warm_fast) * body / rate16
+        captum_floor = 2 * captum_tokens * (body + head) / rate32
+        result |= {"bf16_matmul_gflops": round(rate16 / 1e9, 1), "fp32_matmul_gflops": round(rate32 / 1e9, 1),
+                   "fast_matmul_floor_s": round(floor, 2),
                    "fast_matmul_share": round(floor / times["ccattr_fast"], 3),
-                   "fast_matmul_floor_speedup_vs_captum_fp32": round(times["captum_fp32"] / floor, 2)}
+                   "captum_fp32_matmul_floor_s": round(captum_floor, 2),
+                   "captum_fp32_matmul_share": round(captum_floor / times["captum_fp32"], 3),
+                   "fast_matmul_floor_speedup_vs_captum_fp32": round(times["captum_fp32"] / floor, 2),
+                   "fast_equal_efficiency_speedup_vs_captum_fp32": round(captum_floor / floor, 2)}
         result["targets"] = {"fast_speedup_vs_captum_fp32": 5.0, "fast_spearman_mean": 0.98, "fast_top1_same": 0.95}
     else:
         result["fast_mode"] = "not run: no native bf16 on this device"
