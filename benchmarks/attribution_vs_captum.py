@@ -19,7 +19,8 @@ numbers as autocast's per-call casts); Captum runs under plain autocast, as its 
 interleaved clause by clause (the order rotates), after one untimed warm-up clause each; prints
 one JSON object. The faster sides' scores (``fast_*``: the fast mode; ``autocast_only_*``) are
 compared with exact fp32: Spearman rank correlation of the word scores per clause (mean and
-minimum) and the share of clauses whose top-1 word is the same.
+minimum), the same for their absolute values (``*_abs_spearman_*``: the ranks of the
+``norm_score`` the study's statistics read) and the share of clauses whose top-1 word is the same.
 
     PYTHONPATH=src .venv/bin/python benchmarks/attribution_vs_captum.py --clauses 20 --threads 2
 
@@ -78,6 +79,10 @@ def _agreement(key: str, fast: list[np.ndarray], exact: list[np.ndarray], second
 
     # A clause of one word has no ranking to agree on; constant scores give NaN (counted).
     rhos = [float(spearmanr(a, b).statistic) for a, b in zip(fast, exact, strict=True) if len(a) > 1]
+    # The study's statistics (entropy, focus, category shares) read |score| / sum |score|
+    # (`norm_score`), whose ranks are |score|'s: words near zero may swap sign and rank under bf16.
+    abs_rhos = [float(spearmanr(np.abs(a), np.abs(b)).statistic) for a, b in zip(fast, exact, strict=True)
+                if len(a) > 1]
     return {
         f"{key}_speedup_vs_captum_fp32": round(times["captum_fp32"] / seconds, 2),
         f"{key}_speedup_vs_captum_bf16": round(times["captum_bf16-mixed"] / seconds, 2),
@@ -85,6 +90,8 @@ def _agreement(key: str, fast: list[np.ndarray], exact: list[np.ndarray], second
         f"{key}_spearman_mean": round(float(np.nanmean(rhos)), 4),
         f"{key}_spearman_min": round(float(np.nanmin(rhos)), 4),
         f"{key}_spearman_nan": int(np.isnan(rhos).sum()),
+        f"{key}_abs_spearman_mean": round(float(np.nanmean(abs_rhos)), 4),
+        f"{key}_abs_spearman_min": round(float(np.nanmin(abs_rhos)), 4),
         f"{key}_top1_same": round(float(np.mean([int(np.argmax(a) == np.argmax(b))
                                                  for a, b in zip(fast, exact, strict=True) if len(a)])), 4),
         f"{key}_max_abs_diff": max(float(np.abs(a - b).max()) for a, b in zip(fast, exact, strict=True) if len(a)),
