@@ -78,11 +78,11 @@ def _agreement(key: str, fast: list[np.ndarray], exact: list[np.ndarray], second
     from scipy.stats import spearmanr
 
     # A clause of one word has no ranking to agree on; constant scores give NaN (counted).
-    rhos = [float(spearmanr(a, b).statistic) for a, b in zip(fast, exact, strict=True) if len(a) > 1]
+    ranked = [(a, b) for a, b in zip(fast, exact, strict=True) if len(a) > 1]
+    rhos = [float(spearmanr(a, b).statistic) for a, b in ranked]
     # The study's statistics (entropy, focus, category shares) read |score| / sum |score|
     # (`norm_score`), whose ranks are |score|'s: words near zero may swap sign and rank under bf16.
-    abs_rhos = [float(spearmanr(np.abs(a), np.abs(b)).statistic) for a, b in zip(fast, exact, strict=True)
-                if len(a) > 1]
+    abs_rhos = [float(spearmanr(np.abs(a), np.abs(b)).statistic) for a, b in ranked]
     return {
         f"{key}_speedup_vs_captum_fp32": round(times["captum_fp32"] / seconds, 2),
         f"{key}_speedup_vs_captum_bf16": round(times["captum_bf16-mixed"] / seconds, 2),
